@@ -1,0 +1,327 @@
+"""The one classifier: a cache file's name, header and source in, a Record out.
+
+Every verdict follows what the interpreter of the file's tag would do on import: the
+timestamp rules of its era, or the SipHash of the source keyed by its magic number.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Sequence
+from typing import Callable, Optional
+
+from .interpreters import (
+    Interpreter,
+    final_magics,
+    python_label,
+    source_hash,
+    version_key,
+)
+from .pyc import (
+    HEADER_READ,
+    CacheName,
+    Header,
+    MagicInfo,
+    base_tag,
+    magic_info,
+    parse_header,
+    tag_version,
+)
+from .records import Record, Status
+
+SourceStat = Callable[[], Optional[os.stat_result]]
+
+_OPEN_FLAGS = (
+    os.O_RDONLY
+    | getattr(os, "O_NOFOLLOW", 0)
+    | getattr(os, "O_NONBLOCK", 0)
+    | getattr(os, "O_CLOEXEC", 0)
+)
+_MASK32 = 0xFFFFFFFF
+
+
+def read_head(path: str) -> tuple[bytes, int]:
+    """The first bytes of a regular file and its size, without following a symlink."""
+    fd = os.open(path, _OPEN_FLAGS)
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise OSError(f"not a regular file: {path}")
+        return os.read(fd, HEADER_READ), info.st_size
+    finally:
+        os.close(fd)
+
+
+def source_stat(path: str) -> os.stat_result | None:
+    """Stat a source the way import does (following symlinks); None if there is no file."""
+    try:
+        result = os.stat(path)
+    except (OSError, ValueError):
+        return None
+    return result if stat.S_ISREG(result.st_mode) else None
+
+
+class Judge:
+    """Classifies cache files for a set of target interpreters."""
+
+    def __init__(self, targets: Sequence[Interpreter]) -> None:
+        self.by_tag = {t.tag: t for t in targets if t.tag}
+        self.tagless = {t.python: t for t in targets if not t.tag}
+
+    def cache(self, path: str, name: CacheName, source: str, stat_source: SourceStat) -> Record:
+        """A file in ``__pycache__`` or a pycache_prefix tree, named ``STEM.TAG[.opt-N].pyc``."""
+        tag, opt = name.tag, name.optimization
+        target = tag is not None and base_tag(tag) in self.by_tag
+        try:
+            data, size = read_head(path)
+        except OSError as exc:
+            return Record(
+                path,
+                Status.UNREADABLE,
+                source,
+                tag,
+                optimization=opt,
+                target=target,
+                reason=_err(exc),
+            )
+        if name.debris:
+            return Record(
+                path,
+                Status.CORRUPT,
+                None,
+                tag,
+                optimization=opt,
+                loads=False,
+                target=target,
+                size=size,
+                reason="temp file of an interrupted write",
+            )
+        header, problem = parse_header(data, size)
+        if header is None:
+            return Record(
+                path,
+                Status.CORRUPT,
+                source,
+                tag,
+                optimization=opt,
+                loads=False,
+                target=target,
+                size=size,
+                reason=problem,
+            )
+        info = magic_info(header.magic)
+        python = python_label(info.implementation, info.version) if info else None
+        fields = {
+            "source": source,
+            "tag": tag,
+            "python": python,
+            "magic": header.magic,
+            "optimization": opt,
+            "invalidation": _invalidation(header),
+            "target": target,
+            "size": size,
+        }
+        if name.problem is not None:
+            return Record(
+                path,
+                Status.ORPHAN,
+                loads=False,
+                reason=f"{name.problem}: no import looks it up",
+                **fields,
+            )  # type: ignore[arg-type]
+        assert tag is not None
+        if info is None:
+            return Record(
+                path,
+                Status.UNKNOWN,
+                reason=f"magic number {header.magic} is not in the table (a newer Python?)",
+                **fields,
+            )  # type: ignore[arg-type]
+        from_name = tag_version(tag)
+        if from_name is not None and from_name != (info.implementation, info.version):
+            return Record(
+                path,
+                Status.CORRUPT,
+                loads=False,
+                reason=f"magic {header.magic} is Python {python}, but the name says {tag}",
+                **fields,
+            )  # type: ignore[arg-type]
+        if name.suffix == ".pyo" and version_key(info.version) >= (3, 5):
+            return Record(
+                path,
+                Status.ORPHAN,
+                loads=False,
+                reason="Python 3.5+ never reads .pyo files",
+                **fields,
+            )  # type: ignore[arg-type]
+        st = stat_source()
+        if st is None:
+            return Record(
+                path,
+                Status.ORPHAN,
+                loads=False,
+                reason="source is gone; a cache without its source is never imported",
+                **fields,
+            )  # type: ignore[arg-type]
+        owner = self.by_tag.get(base_tag(tag))
+        accepted = _accepted_magics(owner, info)
+        mode = owner.check_hash_based_pycs if owner else "default"
+        label = owner.name if owner else tag
+        if header.magic not in accepted:
+            return Record(
+                path,
+                Status.STALE,
+                loads=False,
+                reason=f"written by a pre-release (magic {header.magic}); {label} expects {_one_of(accepted)}",
+                **fields,
+            )  # type: ignore[arg-type]
+        return self._judge(path, header, info, source, st, mode, fields)
+
+    def legacy(self, path: str, suffix: str, source: str, stat_source: SourceStat) -> Record:
+        """A ``.pyc``/``.pyo`` outside ``__pycache__``: Python 2's location, or sourceless code."""
+        opt = 1 if suffix == ".pyo" else 0
+        try:
+            data, size = read_head(path)
+        except OSError as exc:
+            return Record(path, Status.UNREADABLE, optimization=opt, reason=_err(exc))
+        header, problem = parse_header(data, size)
+        if header is None:
+            return Record(
+                path, Status.CORRUPT, optimization=opt, loads=False, size=size, reason=problem
+            )
+        info = magic_info(header.magic)
+        if info is None:
+            return Record(
+                path,
+                Status.UNKNOWN,
+                magic=header.magic,
+                optimization=opt,
+                size=size,
+                reason=f"magic number {header.magic} is not in the table",
+            )
+        python = python_label(info.implementation, info.version)
+        owner = self.tagless.get(python)
+        fields = {
+            "python": python,
+            "magic": header.magic,
+            "optimization": opt,
+            "invalidation": _invalidation(header),
+            "target": owner is not None,
+            "size": size,
+        }
+        beside_era = version_key(info.version) < (3, 2)  # Python 2 and 3.0-3.1 wrote caches here
+        st = stat_source()
+        if st is not None:
+            if not beside_era:
+                return Record(
+                    path,
+                    Status.LEGACY,
+                    source,
+                    loads=False,
+                    reason="Python 3 imports the source beside it and never reads this file",
+                    **fields,
+                )  # type: ignore[arg-type]
+            if suffix == ".pyo" and version_key(info.version) >= (3, 0):
+                return Record(
+                    path, Status.LEGACY, source, loads=False, reason="never read", **fields
+                )  # type: ignore[arg-type]
+            return self._judge(path, header, info, source, st, "default", fields)
+        if suffix == ".pyo" and version_key(info.version) >= (3, 5):
+            return Record(
+                path,
+                Status.ORPHAN,
+                loads=False,
+                reason="Python 3.5+ never reads .pyo files",
+                **fields,
+            )  # type: ignore[arg-type]
+        if info.implementation == "pypy" and info.version == "2.7":
+            return Record(
+                path,
+                Status.SOURCELESS,
+                loads=False,
+                reason="no source beside it; PyPy2 does not import lone .pyc files by default",
+                **fields,
+            )  # type: ignore[arg-type]
+        when = " under -O" if suffix == ".pyo" else ""
+        return Record(
+            path,
+            Status.SOURCELESS,
+            loads=True,
+            reason=f"no source beside it: Python {python} imports this bytecode{when}",
+            **fields,
+        )  # type: ignore[arg-type]
+
+    def _judge(
+        self,
+        path: str,
+        header: Header,
+        info: MagicInfo,
+        source: str,
+        st: os.stat_result,
+        mode: str,
+        fields: dict[str, object],
+    ) -> Record:
+        fresh, why = _is_fresh(header, info, source, st)
+        if fresh:
+            return Record(path, Status.FRESH, loads=True, reason="matches its source", **fields)  # type: ignore[arg-type]
+        if header.flags == 1 and mode != "always":
+            return Record(
+                path,
+                Status.STALE,
+                loads=True,
+                reason=f"{why}, but an unchecked-hash pyc is loaded anyway: old code runs",
+                **fields,
+            )  # type: ignore[arg-type]
+        if header.flags == 3 and mode == "never":
+            return Record(
+                path,
+                Status.STALE,
+                loads=True,
+                reason=f"{why}, but --check-hash-based-pycs never loads it anyway: old code runs",
+                **fields,
+            )  # type: ignore[arg-type]
+        return Record(
+            path, Status.STALE, loads=False, reason=f"{why}; import recompiles it", **fields
+        )  # type: ignore[arg-type]
+
+
+def _is_fresh(header: Header, info: MagicInfo, source: str, st: os.stat_result) -> tuple[bool, str]:
+    if header.source_hash is not None:
+        try:
+            with open(source, "rb") as f:
+                data = f.read()
+        except OSError as exc:
+            return False, f"source unreadable ({_err(exc)})"
+        expected = source_hash(info.implementation, info.version, header.magic, data)
+        return (expected == header.source_hash, "source hash differs")
+    mtime = int(st.st_mtime)
+    if header.size == 12:  # 3.3-3.6 compare the mtime unmasked
+        mtime_ok = header.mtime == mtime
+    else:
+        mtime_ok = header.mtime == mtime & _MASK32
+    if not mtime_ok:
+        return False, "source mtime differs"
+    if header.source_size is not None and header.source_size != st.st_size & _MASK32:
+        return False, "source size differs"
+    return True, ""
+
+
+def _accepted_magics(owner: Interpreter | None, info: MagicInfo) -> frozenset[int]:
+    if owner is None:
+        return final_magics(info.implementation, info.version)
+    if (owner.implementation, owner.version) == ("cpython", "3.5"):
+        return frozenset({3350, 3351})  # 3.5.4+ reads both (bpo-29537)
+    return frozenset({owner.magic})
+
+
+def _one_of(magics: frozenset[int]) -> str:
+    return " or ".join(str(m) for m in sorted(magics)) or "another magic number"
+
+
+def _invalidation(header: Header) -> str:
+    return {1: "unchecked-hash", 3: "checked-hash"}.get(header.flags or 0, "timestamp")
+
+
+def _err(exc: OSError) -> str:
+    return exc.strerror or str(exc)

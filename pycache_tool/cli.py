@@ -1,0 +1,227 @@
+"""The command line: parses options, runs the core, prints, and exits. Nothing else prints."""
+
+from __future__ import annotations
+
+import enum
+import os
+import sys
+from typing import Annotated, Any, Optional
+
+import typer
+
+from . import __version__, config, interpreters
+from .errors import ExitCode, PycacheToolError, UsageError
+from .gitfiles import tracked_bytecode
+from .interpreters import Interpreter
+from .records import Record
+from .render import json_report, text_report
+from .scan import Scan
+from .summary import Summary
+
+EXIT_CODES = """\b
+Exit codes: 0 ok; 1 findings (--check, --require-fresh); 2 usage error (bad option,
+missing path, bad config); 3 some files or directories could not be read; 130 interrupted."""
+
+app = typer.Typer(
+    name="pycache-tool",
+    help="Keep Python bytecode caches honest: see which .pyc files an interpreter would load, and why.\n\n"
+    + EXIT_CODES,
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+class OutputFormat(str, enum.Enum):
+    text = "text"
+    json = "json"
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"pycache-tool {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Show the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Keep Python bytecode caches honest."""
+
+
+PathsArg = Annotated[
+    Optional[list[str]],
+    typer.Argument(help="Directories to scan (default: .).", show_default=False),
+]
+PythonOpt = Annotated[
+    Optional[list[str]],
+    typer.Option(
+        "--python",
+        metavar="EXE",
+        help="Target interpreter (repeatable); asked once for its tag and magic.",
+    ),
+]
+TagOpt = Annotated[
+    Optional[list[str]],
+    typer.Option(
+        "--tag", metavar="TAG", help="Target by cache tag, e.g. cpython-312 (repeatable)."
+    ),
+]
+ExcludeOpt = Annotated[
+    Optional[list[str]],
+    typer.Option(
+        "--exclude",
+        metavar="PATTERN",
+        help="Skip directories matching this gitignore pattern (repeatable).",
+    ),
+]
+NoIgnoreOpt = Annotated[
+    bool,
+    typer.Option(
+        "--no-ignore", help="Do not read .gitignore or .git/info/exclude.", show_default=False
+    ),
+]
+PrefixOpt = Annotated[
+    Optional[str],
+    typer.Option(
+        "--pycache-prefix",
+        metavar="DIR",
+        help="Also scan this pycache_prefix tree (default: PYTHONPYCACHEPREFIX).",
+    ),
+]
+FormatOpt = Annotated[OutputFormat, typer.Option("--format", help="Report format.")]
+
+
+@app.command(epilog=EXIT_CODES)
+def audit(
+    paths: PathsArg = None,
+    python: PythonOpt = None,
+    tag: TagOpt = None,
+    exclude: ExcludeOpt = None,
+    no_ignore: NoIgnoreOpt = False,
+    pycache_prefix: PrefixOpt = None,
+    output: FormatOpt = OutputFormat.text,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="List every record, fresh ones too.")
+    ] = False,
+    check: Annotated[
+        bool, typer.Option("--check", help="Exit 1 when anything needs attention.")
+    ] = False,
+    require_fresh: Annotated[
+        bool,
+        typer.Option(
+            "--require-fresh",
+            help="Exit 1 unless every source has a fresh cache for each target; print coverage.",
+        ),
+    ] = False,
+) -> None:
+    """Read every cache file under PATHS and say whether its interpreter would load it."""
+    paths = paths or ["."]
+    settings, _ = config.load(paths[0])
+    targets = _targets(python or settings.get("python", []), tag or settings.get("tag", []))
+    prefix = pycache_prefix or settings.get("pycache-prefix")
+    options: dict[str, Any] = {}
+    if prefix is not None:
+        options["pycache_prefix"] = prefix
+    scan = Scan(
+        paths,
+        targets=targets,
+        exclude=[*settings.get("exclude", []), *(exclude or [])],
+        use_ignore_files=not (no_ignore or settings.get("no-ignore", False)),
+        require_fresh=require_fresh,
+        **options,
+    )
+    summary = Summary()
+    tracked: list[str] = []
+
+    def find_tracked() -> list[str]:
+        tracked.extend(tracked_bytecode(scan.roots))
+        return tracked
+
+    if output is OutputFormat.json:
+        coverage_fn = (lambda: scan.coverage) if require_fresh else None
+        for chunk in json_report(
+            scan,
+            summary,
+            paths=scan.roots,
+            targets=scan.targets,
+            coverage_fn=coverage_fn,
+            tracked_fn=find_tracked,
+        ):
+            sys.stdout.write(chunk)
+    else:
+        every: list[Record] | None = [] if verbose else None
+        for record in scan:
+            summary.add(record)
+            if every is not None:
+                every.append(record)
+        sys.stdout.write(
+            text_report(
+                summary,
+                paths=scan.roots,
+                targets=scan.targets,
+                coverage=scan.coverage if require_fresh else None,
+                tracked=find_tracked(),
+                verbose_records=every,
+                cwd=os.getcwd(),
+            )
+        )
+    sys.stdout.flush()
+    code = ExitCode.OK
+    if summary.unreadable:
+        code = ExitCode.INCOMPLETE
+    elif check and (summary.needs_attention() or tracked):
+        code = ExitCode.FINDINGS
+    elif require_fresh and any(c.fresh < c.sources for c in scan.coverage):
+        code = ExitCode.FINDINGS
+    if code is not ExitCode.OK:
+        raise typer.Exit(int(code))
+
+
+def _targets(pythons: list[str], tags: list[str]) -> list[Interpreter]:
+    found = [interpreters.query(exe) for exe in pythons] + [interpreters.from_tag(t) for t in tags]
+    names = [t.name for t in found]
+    duplicate = next((n for n in names if names.count(n) > 1), None)
+    if duplicate:
+        raise UsageError(f"target {duplicate} given twice")
+    return found
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console entry point: one-line errors with documented exit codes, never a traceback for them."""
+    sys.dont_write_bytecode = True
+    try:
+        result = app(args=argv, prog_name="pycache-tool", standalone_mode=False)
+    except PycacheToolError as exc:
+        print(f"pycache-tool: error: {exc}", file=sys.stderr)
+        return int(exc.exit_code)
+    except KeyboardInterrupt:
+        print("pycache-tool: interrupted", file=sys.stderr)
+        return int(ExitCode.INTERRUPTED)
+    except BrokenPipeError:
+        # The reader went away (`| head`); say nothing more.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return int(ExitCode.OK)
+    except Exception as exc:
+        # typer bundles its own click; its usage errors carry exit_code and format_message().
+        if type(exc).__name__ == "Abort":
+            print("pycache-tool: interrupted", file=sys.stderr)
+            return int(ExitCode.INTERRUPTED)
+        if hasattr(exc, "format_message") and hasattr(exc, "exit_code"):
+            print(f"pycache-tool: error: {exc.format_message()}", file=sys.stderr)
+            return int(exc.exit_code)
+        raise
+    return int(result or 0)
+
+
+def run() -> None:
+    sys.exit(main())

@@ -1,0 +1,23 @@
+"""The tool's own errors and exit codes."""
+
+from __future__ import annotations
+
+import enum
+
+
+class ExitCode(enum.IntEnum):
+    OK = 0
+    FINDINGS = 1  # --check / --require-fresh found something
+    USAGE = 2  # bad option, missing path, unusable interpreter or config
+    INCOMPLETE = 3  # some files or directories could not be read
+    INTERRUPTED = 130
+
+
+class PycacheToolError(Exception):
+    """A problem the user can fix; the CLI prints it on one line."""
+
+    exit_code = ExitCode.USAGE
+
+
+class UsageError(PycacheToolError):
+    pass

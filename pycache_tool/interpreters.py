@@ -1,0 +1,162 @@
+"""Target interpreters: what a Python writes and loads (tag, magic, hash, settings)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+
+from ._magic_table import MAGIC_TABLE
+from .errors import UsageError
+from .pyc import tag_version
+from .siphash import siphash
+
+CHECK_MODES = ("default", "always", "never")
+
+
+@dataclass(frozen=True)
+class Interpreter:
+    """An interpreter as far as caching goes. ``tag`` None: Python 2 style, caches beside sources."""
+
+    implementation: str  # "cpython" or "pypy"
+    version: str  # language version, "3.12"
+    magic: int
+    tag: str | None
+    optimize: int = 0
+    check_hash_based_pycs: str = "default"
+    pycache_prefix: str | None = None
+    executable: str | None = None
+
+    @property
+    def name(self) -> str:
+        """The label used in reports: its tag, or "python2.7"-style for tagless ones."""
+        return self.tag or f"{self.implementation}{self.version}"
+
+    @property
+    def python(self) -> str:
+        return python_label(self.implementation, self.version)
+
+
+def python_label(implementation: str, version: str) -> str:
+    """The records' ``python`` field: "3.12" for CPython, "pypy3.9" for PyPy."""
+    return version if implementation == "cpython" else f"pypy{version}"
+
+
+def version_key(version: str) -> tuple[int, int]:
+    major, _, minor = version.partition(".")
+    return (int(major), int(minor) if minor.isdigit() else 0)
+
+
+def final_magics(implementation: str, version: str) -> frozenset[int]:
+    """Magic numbers that final releases of this version write (3.5 has two, PyPy lines several)."""
+    return frozenset(
+        magic
+        for magic, (impl, ver, _, final) in MAGIC_TABLE.items()
+        if impl == implementation and ver == version and final
+    )
+
+
+def from_tag(tag: str) -> Interpreter:
+    """An interpreter known only by its cache tag (``--tag``): newest final magic of its version."""
+    parsed = tag_version(tag)
+    if parsed is None or "-pytest-" in tag:
+        raise UsageError(f"unrecognised cache tag {tag!r} (expected e.g. cpython-312 or pypy39)")
+    implementation, version = parsed
+    magics = final_magics(implementation, version)
+    if not magics:
+        raise UsageError(f"no magic number is known for {tag!r}")
+    return Interpreter(implementation, version, max(magics), tag)
+
+
+def current() -> Interpreter:
+    """The interpreter running this tool."""
+    import _imp
+    import importlib.util
+
+    return Interpreter(
+        implementation=sys.implementation.name,
+        version=f"{sys.version_info[0]}.{sys.version_info[1]}",
+        magic=int.from_bytes(importlib.util.MAGIC_NUMBER[:2], "little"),
+        tag=sys.implementation.cache_tag,
+        optimize=sys.flags.optimize,
+        check_hash_based_pycs=getattr(_imp, "check_hash_based_pycs", "default"),
+        pycache_prefix=getattr(sys, "pycache_prefix", None),
+        executable=sys.executable,
+    )
+
+
+# Runs inside the target, any Python from 2.7 on: prints what caching needs to know.
+_QUERY = r"""
+import sys, json
+try:
+    import importlib.util as u
+    magic = u.MAGIC_NUMBER
+except (ImportError, AttributeError):
+    import imp
+    magic = imp.get_magic()
+try:
+    import _imp
+    mode = getattr(_imp, "check_hash_based_pycs", "default")
+except ImportError:
+    mode = "default"
+impl = getattr(sys, "implementation", None)
+print(json.dumps({
+    "implementation": impl.name if impl else ("pypy" if "PyPy" in sys.version else "cpython"),
+    "version": "%d.%d" % sys.version_info[:2],
+    "magic": bytearray(magic)[0] | bytearray(magic)[1] << 8,
+    "tag": impl.cache_tag if impl else None,
+    "optimize": sys.flags.optimize,
+    "check_hash_based_pycs": mode,
+    "pycache_prefix": getattr(sys, "pycache_prefix", None),
+    "executable": sys.executable,
+}))
+"""
+
+
+def query(executable: str) -> Interpreter:
+    """Ask ``executable`` once for its tag, magic and settings."""
+    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
+    try:
+        done = subprocess.run(
+            [executable, "-c", _QUERY],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise UsageError(f"cannot run --python {executable}: {exc}") from None
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        raise UsageError(f"--python {executable} failed: {last}")
+    try:
+        data = json.loads(done.stdout)
+        return Interpreter(
+            implementation=str(data["implementation"]),
+            version=str(data["version"]),
+            magic=int(data["magic"]),
+            tag=data["tag"],
+            optimize=int(data["optimize"]),
+            check_hash_based_pycs=str(data["check_hash_based_pycs"]),
+            pycache_prefix=data["pycache_prefix"],
+            executable=str(data["executable"] or executable),
+        )
+    except (ValueError, KeyError, TypeError):
+        raise UsageError(
+            f"--python {executable} did not answer like a Python interpreter"
+        ) from None
+
+
+def source_hash(implementation: str, version: str, magic: int, data: bytes) -> bytes:
+    """The 8-byte hash that interpreter stores in a hash-based pyc of ``data``."""
+    key = magic | 0x0A0D0000
+    modern = implementation == "cpython" and version_key(version) >= (3, 11)
+    if sys.implementation.name == "cpython" and modern == (sys.version_info >= (3, 11)):
+        import _imp
+
+        result: bytes = _imp.source_hash(key, data)
+        return result
+    return siphash(key, data, 1, 3) if modern else siphash(key, data, 2, 4)

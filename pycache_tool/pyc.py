@@ -1,0 +1,143 @@
+"""Pure parsers for cache file names and .pyc headers: bytes and strings in, data out."""
+
+from __future__ import annotations
+
+import re
+from typing import NamedTuple
+
+from ._magic_table import MAGIC_TABLE
+
+HEADER_READ = 16  # the longest header of any era (PEP 552)
+
+_DEBRIS = re.compile(r"\.py[co]\.\d+\Z")  # importlib's "NAME.pyc.<id>" temp file
+_OPT = re.compile(r"\.opt-([0-9A-Za-z]+)\Z")
+_PYTEST_TAG = re.compile(r"\A(.+)\.([^.]+-pytest-[^-]+)\Z")
+_TAG = re.compile(r"\A[A-Za-z][A-Za-z0-9_]*(?:-[A-Za-z0-9_]+)*\Z")
+_KNOWN_TAG = re.compile(r"\A(cpython-|pypy)(\d)(\d+)(?:-pytest-.+)?\Z")
+
+
+class CacheName(NamedTuple):
+    """What a file name inside ``__pycache__`` (or a pycache_prefix tree) says."""
+
+    stem: str
+    tag: str | None  # None when the name is malformed
+    optimization: int
+    suffix: str  # ".pyc" or ".pyo"
+    debris: bool  # an interrupted write's temp file
+    problem: str | None  # why the name is not one any import looks up
+
+
+class Header(NamedTuple):
+    magic: int
+    size: int  # header length of its era: 8, 12 or 16
+    flags: int | None  # None before 3.7
+    mtime: int | None
+    source_size: int | None
+    source_hash: bytes | None
+
+
+class MagicInfo(NamedTuple):
+    implementation: str  # "cpython" or "pypy"
+    version: str  # "3.12", "2.7"
+    header_size: int
+    final: bool
+
+
+def is_cache_file_name(name: str) -> bool:
+    """True for names that can only be bytecode caches (``.pyc``/``.pyo`` or write debris)."""
+    return name.endswith((".pyc", ".pyo")) or _DEBRIS.search(name) is not None
+
+
+def parse_cache_name(name: str) -> CacheName | None:
+    """Parse ``STEM.TAG[.opt-N].pyc`` (and ``.pyo``, debris); None if not a cache name at all."""
+    debris_match = _DEBRIS.search(name)
+    if debris_match:
+        name = name[: debris_match.start() + 4]
+    if not name.endswith((".pyc", ".pyo")):
+        return None
+    suffix = name[-4:]
+    base = name[:-4]
+    optimization = 1 if suffix == ".pyo" else 0
+    opt_match = _OPT.search(base)
+    if opt_match:
+        level = opt_match.group(1)
+        base = base[: opt_match.start()]
+        if level not in ("1", "2") or suffix == ".pyo":
+            return CacheName(
+                base, None, 0, suffix, bool(debris_match), f"unknown optimization tag 'opt-{level}'"
+            )
+        optimization = int(level)
+    pytest_match = _PYTEST_TAG.match(base)
+    if pytest_match:
+        stem, tag = pytest_match.group(1), pytest_match.group(2)
+    else:
+        stem, dot, tag = base.rpartition(".")
+        if not dot or not stem or not _TAG.match(tag):
+            return CacheName(
+                base,
+                None,
+                optimization,
+                suffix,
+                bool(debris_match),
+                "name is not STEM.TAG[.opt-N].pyc",
+            )
+    return CacheName(stem, tag, optimization, suffix, bool(debris_match), None)
+
+
+def tag_version(tag: str) -> tuple[str, str] | None:
+    """``cpython-312`` -> ("cpython", "3.12"), ``pypy39`` -> ("pypy", "3.9"); None if unrecognised."""
+    match = _KNOWN_TAG.match(tag)
+    if not match:
+        return None
+    implementation = "cpython" if match.group(1) == "cpython-" else "pypy"
+    return implementation, f"{match.group(2)}.{match.group(3)}"
+
+
+def base_tag(tag: str) -> str:
+    """The interpreter's own cache tag: pytest's ``cpython-311-pytest-8.3.2`` -> ``cpython-311``."""
+    head, sep, _ = tag.partition("-pytest-")
+    return head if sep else tag
+
+
+def magic_info(magic: int) -> MagicInfo | None:
+    entry = MAGIC_TABLE.get(magic)
+    return MagicInfo(*entry) if entry else None
+
+
+def parse_header(data: bytes, file_size: int) -> tuple[Header | None, str]:
+    """Parse the first bytes of a cache file; (None, reason) when it cannot be valid bytecode.
+
+    ``data`` is at most HEADER_READ bytes; ``file_size`` is the file's full length, so a file
+    that ends right after its header (no code object) is caught too. Unknown magic numbers
+    give a header with the newest layout their range allows and reason "unknown".
+    """
+    if len(data) < 4:
+        return None, f"only {len(data)} bytes: shorter than a magic number"
+    if data[2:4] != b"\r\n":
+        return None, "no '\\r\\n' after the magic number: not bytecode"
+    magic = int.from_bytes(data[:2], "little")
+    info = magic_info(magic)
+    if info is not None:
+        size = info.header_size
+    elif 3000 <= magic < 20000:  # a CPython newer than the table: assume the PEP 552 layout
+        size = 16
+    else:
+        return Header(magic, 4, None, None, None, None), "unknown"
+    if len(data) < size:
+        return None, f"truncated header: {len(data)} of {size} bytes"
+    if file_size <= size:
+        return None, "no code after the header: truncated write"
+    word = [int.from_bytes(data[i : i + 4], "little") for i in range(4, size, 4)]
+    if size == 8:
+        header = Header(magic, 8, None, word[0], None, None)
+    elif size == 12:
+        header = Header(magic, 12, None, word[0], word[1], None)
+    else:
+        flags = word[0]
+        if flags not in (0, 1, 3):
+            return None, f"invalid flags 0x{flags:x}: the import system rejects it"
+        if flags:
+            header = Header(magic, 16, flags, None, None, data[8:16])
+        else:
+            header = Header(magic, 16, 0, word[1], word[2], None)
+    return header, "" if info is not None else "unknown"

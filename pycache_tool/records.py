@@ -1,0 +1,55 @@
+"""What a scan reports: one record per cache file, missing cache or ghost directory."""
+
+from __future__ import annotations
+
+import enum
+from typing import NamedTuple
+
+
+class Status(str, enum.Enum):
+    FRESH = "fresh"
+    STALE = "stale"
+    ORPHAN = "orphan"
+    SOURCELESS = "sourceless"
+    LEGACY = "legacy"
+    CORRUPT = "corrupt"
+    UNKNOWN = "unknown"
+    UNREADABLE = "unreadable"
+    MISSING = "missing"
+    GHOST = "ghost"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class Record(NamedTuple):
+    path: str
+    status: Status
+    source: str | None = None
+    tag: str | None = None  # from the file name
+    python: str | None = None  # from the magic number: "3.12", "pypy3.9"
+    magic: int | None = None
+    optimization: int | None = None
+    invalidation: str | None = None  # "timestamp", "checked-hash", "unchecked-hash"
+    loads: bool | None = None  # would the interpreter of its tag load it?
+    target: bool = False  # does it belong to a requested target interpreter?
+    size: int = 0
+    reason: str = ""
+
+    @property
+    def needs_attention(self) -> bool:
+        """Dead weight or a hazard: what ``audit --check`` fails on."""
+        return self.status in ATTENTION
+
+    @property
+    def dangerous(self) -> bool:
+        """Code that runs but should not: stale yet loaded, importable without source, ghosts."""
+        return (self.status is Status.STALE and bool(self.loads)) or self.status in (
+            Status.SOURCELESS,
+            Status.GHOST,
+        )
+
+
+ATTENTION = frozenset(
+    {Status.STALE, Status.ORPHAN, Status.CORRUPT, Status.LEGACY, Status.GHOST, Status.MISSING}
+)

@@ -1,0 +1,173 @@
+"""Turn records and summaries into text or JSON. Returns strings; the CLI writes them."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any
+
+from .interpreters import Interpreter
+from .records import Record, Status
+from .scan import Coverage
+from .summary import Summary
+
+SCHEMA = 1
+
+
+def show_path(path: str, cwd: str) -> str:
+    """A path for a terminal: relative to the working directory when below it, control
+    characters and undecodable bytes escaped so every record stays on one line."""
+    if path == cwd:
+        shown = "."
+    elif path.startswith(cwd.rstrip(os.sep) + os.sep):
+        shown = path[len(cwd.rstrip(os.sep)) + 1 :]
+    else:
+        shown = path
+    if shown.isprintable():
+        return shown
+    return shown.encode("unicode_escape").decode("ascii")
+
+
+def size(n: int) -> str:
+    value = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{int(value)} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")
+
+
+def label(record: Record) -> str:
+    if record.status is Status.STALE and record.loads:
+        return "stale, LOADED"
+    return record.status.value
+
+
+def text_report(
+    summary: Summary,
+    *,
+    paths: Sequence[str],
+    targets: Sequence[Interpreter],
+    coverage: Sequence[Coverage] | None,
+    tracked: Sequence[str],
+    verbose_records: Sequence[Record] | None,
+    cwd: str,
+) -> str:
+    out: list[str] = []
+    where = ", ".join(show_path(p, cwd) for p in paths)
+    out.append(
+        f"{summary.cache_files} cache files, {size(summary.cache_bytes)} in {where}"
+        f" (target: {', '.join(t.name for t in targets)})"
+    )
+    if summary.files:
+        out += ["", f"  {'status':<14}{'files':>8}  {'size':>10}"]
+        for status in Status:
+            if summary.files[status]:
+                out.append(
+                    f"  {status.value:<14}{summary.files[status]:>8}  {size(summary.bytes[status]):>10}"
+                )
+    if summary.interpreter_files:
+        out += ["", f"  {'interpreter':<24}{'files':>8}  {'size':>10}"]
+        for key in sorted(summary.interpreter_files):
+            mark = f"{key} (target)" if key in summary.targets else key
+            out.append(
+                f"  {mark:<24}{summary.interpreter_files[key]:>8}  {size(summary.interpreter_bytes[key]):>10}"
+            )
+    for cov in coverage or ():
+        share = f" ({100 * cov.fresh / cov.sources:.1f}%)" if cov.sources else ""
+        out += [
+            "",
+            f"coverage: {cov.fresh} of {cov.sources} sources have a cache that {cov.target} will load{share}",
+        ]
+    if verbose_records is not None:
+        out += ["", "every record:"] + [_line(r, cwd) for r in verbose_records]
+    ranked = summary.ranked()
+    if ranked:
+        out += ["", f"needs attention ({len(ranked)}), most dangerous first:"]
+        out += [_line(r, cwd) for r in ranked]
+    if tracked:
+        out += ["", f"bytecode tracked by git ({len(tracked)}): .gitignore does not untrack it"]
+        out += [f"  {show_path(p, cwd)}" for p in tracked]
+        out.append(
+            "  fix: git rm -r --cached -- " + " ".join(_quote(show_path(p, cwd)) for p in tracked)
+        )
+    if not ranked and not tracked:
+        out += ["", "nothing needs attention"]
+    return "\n".join(out) + "\n"
+
+
+def _line(record: Record, cwd: str) -> str:
+    detail = f" [{record.tag or record.python or ''}]" if (record.tag or record.python) else ""
+    return f"  {label(record):<14}{show_path(record.path, cwd)}{detail}: {record.reason}"
+
+
+def _quote(text: str) -> str:
+    import shlex
+
+    return shlex.quote(text)
+
+
+def record_json(record: Record) -> dict[str, Any]:
+    data = record._asdict()
+    data["status"] = record.status.value
+    return data
+
+
+def json_report(
+    records: Iterable[Record],
+    summary: Summary,
+    *,
+    paths: Sequence[str],
+    targets: Sequence[Interpreter],
+    coverage_fn: Callable[[], Sequence[Coverage]] | None,
+    tracked_fn: Callable[[], list[str]],
+) -> Iterator[str]:
+    """Stream a JSON document: records are written as they come, the summary at the end.
+
+    The two callables run after the last record: coverage is complete only then.
+    """
+    head = {"schema": SCHEMA, "paths": list(paths), "targets": [_target(t) for t in targets]}
+    yield json.dumps(head)[:-1] + ', "records": ['
+    first = True
+    for record in records:
+        summary.add(record)
+        yield ("\n  " if first else ",\n  ") + json.dumps(record_json(record))
+        first = False
+    tail: dict[str, Any] = {
+        "summary": {
+            "files": summary.cache_files,
+            "bytes": summary.cache_bytes,
+            "by_status": {
+                s.value: {"files": summary.files[s], "bytes": summary.bytes[s]}
+                for s in Status
+                if summary.files[s]
+            },
+            "by_interpreter": {
+                key: {
+                    "files": summary.interpreter_files[key],
+                    "bytes": summary.interpreter_bytes[key],
+                    "target": key in summary.targets,
+                }
+                for key in sorted(summary.interpreter_files)
+            },
+            "needs_attention": sum(1 for r in summary.attention if r.needs_attention),
+        },
+        "coverage": None
+        if coverage_fn is None
+        else [{"target": c.target, "sources": c.sources, "fresh": c.fresh} for c in coverage_fn()],
+        "tracked": tracked_fn(),
+    }
+    yield "\n], " + json.dumps(tail)[1:] + "\n"
+
+
+def _target(target: Interpreter) -> dict[str, Any]:
+    return {
+        "name": target.name,
+        "tag": target.tag,
+        "python": target.python,
+        "magic": target.magic,
+        "optimize": target.optimize,
+        "check_hash_based_pycs": target.check_hash_based_pycs,
+        "executable": target.executable,
+    }

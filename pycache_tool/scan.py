@@ -1,0 +1,244 @@
+"""scan(): walk the trees, classify every cache file, and count coverage for the targets."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterable, Iterator, Sequence
+from typing import NamedTuple
+
+from . import interpreters
+from .classify import Judge, SourceStat, source_stat
+from .errors import UsageError
+from .interpreters import Interpreter
+from .pyc import base_tag, parse_cache_name
+from .records import Record, Status
+from .walk import Ghost, Listing, Unlistable, root_rules, walk
+
+_ENVIRONMENT = object()
+
+
+class Coverage(NamedTuple):
+    target: str
+    sources: int  # sources walked (not ignored)
+    fresh: int  # of those, how many have a cache the target will load and that matches
+
+
+class Scan:
+    """An iterable of Records over ``paths``; ``coverage`` is complete once iteration ends.
+
+    Records stream out as directories are walked, so memory does not grow with the tree.
+    """
+
+    def __init__(
+        self,
+        paths: Iterable[str | os.PathLike[str]] = (".",),
+        *,
+        targets: Sequence[Interpreter] | None = None,
+        exclude: Sequence[str] = (),
+        use_ignore_files: bool = True,
+        pycache_prefix: str | None | object = _ENVIRONMENT,
+        require_fresh: bool = False,
+    ) -> None:
+        self.roots = _roots(paths)
+        self.targets = list(targets) if targets else [interpreters.current()]
+        self.exclude = list(exclude)
+        self.use_ignore_files = use_ignore_files
+        if pycache_prefix is _ENVIRONMENT:
+            pycache_prefix = (
+                getattr(sys, "pycache_prefix", None)
+                or os.environ.get("PYTHONPYCACHEPREFIX")
+                or None
+            )
+        self.pycache_prefix = os.path.abspath(str(pycache_prefix)) if pycache_prefix else None
+        self.require_fresh = require_fresh
+        self._counts = {t.name: [0, 0] for t in self.targets}
+
+    @property
+    def coverage(self) -> list[Coverage]:
+        return [Coverage(name, sources, fresh) for name, (sources, fresh) in self._counts.items()]
+
+    def __iter__(self) -> Iterator[Record]:
+        judge = Judge(self.targets)
+        for root in self.roots:
+            prefix_fresh: set[str] = set()
+            skip: frozenset[str] = frozenset()
+            if self.pycache_prefix:
+                skip = frozenset({self.pycache_prefix})
+                for record in self._prefix_tree(root, judge):
+                    if record.status is Status.FRESH and record.target:
+                        prefix_fresh.add(record.path)
+                    yield record
+            rules = root_rules(root, self.exclude, self.use_ignore_files)
+            for event in walk(root, rules, use_ignore_files=self.use_ignore_files, skip=skip):
+                if isinstance(event, Listing):
+                    yield from self._directory(event, judge, prefix_fresh)
+                elif isinstance(event, Ghost):
+                    yield Record(
+                        event.path,
+                        Status.GHOST,
+                        reason="holds nothing but __pycache__: still imports as a namespace package",
+                    )
+                elif isinstance(event, Unlistable):
+                    yield Record(event.path, Status.UNREADABLE, reason=_err(event.error))
+
+    def _mirror(self, directory: str) -> str:
+        assert self.pycache_prefix is not None
+        return os.path.join(self.pycache_prefix, os.path.splitdrive(directory)[1].lstrip(os.sep))
+
+    def _prefix_tree(self, root: str, judge: Judge) -> Iterator[Record]:
+        """Caches under PREFIX/<root>: a mirror tree without __pycache__ directories."""
+        assert self.pycache_prefix is not None
+        mirror = self._mirror(root)
+        if not os.path.isdir(mirror) or os.path.islink(mirror):
+            return
+        for event in walk(mirror, root_rules(mirror, None, False), use_ignore_files=False):
+            if isinstance(event, Unlistable):
+                yield Record(event.path, Status.UNREADABLE, reason=_err(event.error))
+            if not isinstance(event, Listing):
+                continue
+            source_dir = os.sep + os.path.relpath(event.path, self.pycache_prefix)
+            for entry in event.files:
+                name = parse_cache_name(entry.name)
+                if name is None or not entry.is_file(follow_symlinks=False):
+                    continue
+                source = os.path.join(source_dir, name.stem + ".py")
+                yield judge.cache(entry.path, name, source, _stat_path(source))
+
+    def _directory(
+        self, listing: Listing, judge: Judge, prefix_fresh: set[str]
+    ) -> Iterator[Record]:
+        directory = listing.path
+        sources = {entry.name: entry for entry in listing.files if entry.name.endswith(".py")}
+        local_fresh: set[tuple[str, str, int]] = set()
+        local_names: set[str] = set()
+        pycache_dir = os.path.join(directory, "__pycache__")
+        if listing.pycache_error is not None:
+            yield Record(pycache_dir, Status.UNREADABLE, reason=_err(listing.pycache_error))
+        for entry in listing.pycache or ():
+            name = parse_cache_name(entry.name)
+            if name is None or not entry.is_file(follow_symlinks=False):
+                continue
+            source_name = name.stem + ".py"
+            record = judge.cache(
+                entry.path,
+                name,
+                os.path.join(directory, source_name),
+                _stat_entry(sources.get(source_name)),
+            )
+            local_names.add(entry.name)
+            if record.status is Status.FRESH and name.tag is not None:
+                local_fresh.add((name.stem, base_tag(name.tag), name.optimization))
+            yield record
+        for entry in listing.files:
+            if entry.name.endswith((".pyc", ".pyo")) and entry.is_file(follow_symlinks=False):
+                source_name = entry.name[:-4] + ".py"
+                record = judge.legacy(
+                    entry.path,
+                    entry.name[-4:],
+                    os.path.join(directory, source_name),
+                    _stat_entry(sources.get(source_name)),
+                )
+                local_names.add(entry.name)
+                if record.status is Status.FRESH and record.target:
+                    local_fresh.add((entry.name[:-4], "", record.optimization or 0))
+                yield record
+        if self.require_fresh:
+            yield from self._coverage(listing, sources, local_fresh, local_names, prefix_fresh)
+
+    def _coverage(
+        self,
+        listing: Listing,
+        sources: dict[str, os.DirEntry[str]],
+        local_fresh: set[tuple[str, str, int]],
+        local_names: set[str],
+        prefix_fresh: set[str],
+    ) -> Iterator[Record]:
+        directory = listing.path
+        for source_name, entry in sources.items():
+            if _stat_entry(entry)() is None or (
+                listing.rules and listing.rules.ignored(entry.path, False)
+            ):
+                continue
+            stem = source_name[:-3]
+            for target in self.targets:
+                counts = self._counts[target.name]
+                counts[0] += 1
+                opt = "" if not target.optimize else f".opt-{target.optimize}"
+                if target.tag is None:  # Python 2: beside the source
+                    name = stem + (".pyo" if target.optimize else ".pyc")
+                    cache = os.path.join(directory, name)
+                    fresh = (stem, "", 1 if target.optimize else 0) in local_fresh
+                    exists = name in local_names
+                elif self.pycache_prefix:
+                    cache = os.path.join(self._mirror(directory), f"{stem}.{target.tag}{opt}.pyc")
+                    fresh = cache in prefix_fresh
+                    exists = fresh or os.path.lexists(cache)
+                else:
+                    name = f"{stem}.{target.tag}{opt}.pyc"
+                    cache = os.path.join(directory, "__pycache__", name)
+                    fresh = (stem, target.tag, target.optimize) in local_fresh
+                    exists = name in local_names
+                if fresh:
+                    counts[1] += 1
+                elif not exists:
+                    yield Record(
+                        cache,
+                        Status.MISSING,
+                        entry.path,
+                        target.tag,
+                        target.python,
+                        target.magic,
+                        target.optimize,
+                        loads=False,
+                        target=True,
+                        reason=f"no cache for {target.name}: every import compiles the source",
+                    )
+
+
+def scan(paths: Iterable[str | os.PathLike[str]] = (".",), **options: object) -> Scan:
+    """Scan ``paths`` and return the records (an iterable ``Scan``; see its arguments)."""
+    return Scan(paths, **options)  # type: ignore[arg-type]
+
+
+def _roots(paths: Iterable[str | os.PathLike[str]]) -> list[str]:
+    roots: list[str] = []
+    for raw in paths:
+        path = os.path.abspath(os.fspath(raw))
+        if os.path.islink(path):
+            raise UsageError(
+                f"{os.fspath(raw)}: is a symlink; symlinks are never followed, name its target"
+            )
+        if not os.path.exists(path):
+            raise UsageError(f"{os.fspath(raw)}: no such directory")
+        if not os.path.isdir(path):
+            raise UsageError(f"{os.fspath(raw)}: not a directory")
+        roots.append(path)
+    # A root inside another root would be reported twice.
+    unique = sorted(set(roots))
+    return [
+        r
+        for r in unique
+        if not any(r != o and r.startswith(o.rstrip(os.sep) + os.sep) for o in unique)
+    ]
+
+
+def _stat_entry(entry: os.DirEntry[str] | None) -> SourceStat:
+    def stat_source() -> os.stat_result | None:
+        if entry is None:
+            return None
+        try:
+            result = entry.stat()
+        except OSError:
+            return None
+        return result if entry.is_file() else None
+
+    return stat_source
+
+
+def _stat_path(path: str) -> SourceStat:
+    return lambda: source_stat(path)
+
+
+def _err(exc: OSError) -> str:
+    return exc.strerror or str(exc)

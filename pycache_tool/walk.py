@@ -1,0 +1,230 @@
+"""The one tree walker: os.scandir, never following symlinks, pruning what git would ignore.
+
+It yields one ``Listing`` per walked directory (with its ``__pycache__`` listed alongside),
+``Ghost`` for the topmost directories that hold nothing but caches, and ``Unlistable`` for
+directories it could not read. Ignore rules prune source directories only: ``__pycache__``
+is always listed, whatever the ignore files say.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import NamedTuple, Union
+
+from .ignore import IgnoreStack, compile_patterns, read_patterns
+
+VCS_DIRS = frozenset({".git", ".hg", ".svn"})
+PYCACHE = "__pycache__"
+
+
+class Listing(NamedTuple):
+    path: str  # absolute, normalised
+    files: list[os.DirEntry[str]]  # every entry that is not a real directory, symlinks included
+    pycache: list[os.DirEntry[str]] | None  # entries of path/__pycache__, if it is a directory
+    pycache_error: OSError | None
+    rules: IgnoreStack  # the rules in force for this directory's files
+
+
+class Ghost(NamedTuple):
+    path: str
+
+
+class Unlistable(NamedTuple):
+    path: str
+    error: OSError
+
+
+Event = Union[Listing, Ghost, Unlistable]
+
+
+class _Frame:
+    __slots__ = ("path", "rules", "pending", "candidate", "has_cache", "ghosts")
+
+    def __init__(
+        self, path: str, rules: IgnoreStack, pending: list[str], candidate: bool, has_cache: bool
+    ) -> None:
+        self.path = path
+        self.rules = rules
+        self.pending = pending  # child directories still to walk, last first
+        self.candidate = candidate  # nothing but __pycache__ and subdirectories so far
+        self.has_cache = has_cache
+        self.ghosts: list[str] = []  # topmost ghost directories below, not yet reported
+
+
+def walk(
+    root: str,
+    rules: IgnoreStack,
+    *,
+    use_ignore_files: bool = True,
+    skip: frozenset[str] = frozenset(),
+) -> Iterator[Event]:
+    """Walk ``root`` (absolute, normalised, a real directory) depth first, in name order.
+
+    Directories in ``skip`` (a pycache_prefix tree inside the root) are never entered.
+    """
+    frames: list[_Frame] = []
+    listed = _list(root, rules, use_ignore_files, skip, is_root=True)
+    if isinstance(listed, Unlistable):
+        yield listed
+        return
+    yield listed[0]
+    frames.append(_Frame(root, *listed[1:]))
+    while frames:
+        frame = frames[-1]
+        if frame.pending:
+            child = frame.pending.pop()
+            listed = _list(child, frame.rules, use_ignore_files, skip, is_root=False)
+            if isinstance(listed, Unlistable):
+                frame.candidate = False
+                yield listed
+                continue
+            yield listed[0]
+            frames.append(_Frame(child, *listed[1:]))
+            continue
+        frames.pop()
+        ghost = frame.candidate and frame.has_cache
+        parent = frames[-1] if frames else None
+        if ghost and parent is not None:
+            parent.ghosts.append(frame.path)
+            parent.has_cache = True
+            continue
+        if parent is not None:
+            parent.candidate = False
+        for path in frame.ghosts:
+            yield Ghost(path)
+
+
+def _list(
+    path: str,
+    inherited: IgnoreStack,
+    use_ignore_files: bool,
+    skip: frozenset[str],
+    *,
+    is_root: bool,
+) -> Unlistable | tuple[Listing, IgnoreStack, list[str], bool, bool]:
+    try:
+        with os.scandir(path) as it:
+            entries = sorted(it, key=lambda entry: entry.name)
+    except OSError as exc:
+        return Unlistable(path, exc)
+    names = {entry.name for entry in entries}
+    rules = inherited
+    if use_ignore_files:
+        if ".git" in names and not is_root:
+            rules = rules.fresh()  # a nested repository has rules of its own
+        if ".git" in names:
+            rules = rules.push(path, read_patterns(os.path.join(info_dir(path), "exclude")))
+        if ".gitignore" in names:
+            spec = read_patterns(os.path.join(path, ".gitignore"))
+            # A virtualenv's "*" .gitignore hides it from git; naming it as a PATH means "look inside".
+            if not (is_root and spec is not None and _ignores_everything(spec)):
+                rules = rules.push(path, spec)
+    files: list[os.DirEntry[str]] = []
+    subdirs: list[str] = []
+    pycache: list[os.DirEntry[str]] | None = None
+    pycache_error: OSError | None = None
+    candidate = not is_root
+    for entry in entries:
+        try:
+            is_dir = entry.is_dir(follow_symlinks=False)
+        except OSError:
+            is_dir = False
+        if not is_dir:
+            files.append(entry)
+            candidate = False
+        elif entry.name == PYCACHE:
+            try:
+                with os.scandir(entry.path) as it:
+                    pycache = sorted(it, key=lambda e: e.name)
+            except OSError as exc:
+                pycache_error = exc
+        elif (
+            entry.name in VCS_DIRS
+            or entry.path in skip
+            or (rules and rules.ignored(entry.path, True))
+        ):
+            candidate = False
+        else:
+            subdirs.append(entry.path)
+    subdirs.reverse()
+    listing = Listing(path, files, pycache, pycache_error, rules)
+    return listing, rules, subdirs, candidate, pycache is not None or pycache_error is not None
+
+
+def _ignores_everything(spec: object) -> bool:
+    check = getattr(spec, "check_file")  # noqa: B009 - spec is a pathspec GitIgnoreSpec
+    return bool(check("x").include and check("x/").include)
+
+
+def info_dir(repo: str) -> str:
+    """The ``info`` directory of the repository whose work tree is ``repo`` (handles .git files)."""
+    dot_git = os.path.join(repo, ".git")
+    gitdir = dot_git
+    if os.path.isfile(dot_git):
+        try:
+            with open(dot_git, encoding="utf-8", errors="surrogateescape") as f:
+                line = f.readline().strip()
+        except OSError:
+            line = ""
+        if line.startswith("gitdir:"):
+            gitdir = os.path.normpath(os.path.join(repo, line[len("gitdir:") :].strip()))
+            try:
+                with open(os.path.join(gitdir, "commondir"), encoding="utf-8") as f:
+                    gitdir = os.path.normpath(os.path.join(gitdir, f.read().strip()))
+            except OSError:
+                pass
+    return os.path.join(gitdir, "info")
+
+
+def root_rules(root: str, overrides: list[str] | None, use_ignore_files: bool) -> IgnoreStack:
+    """The rules in force at ``root`` from the repository above it (git reads those too).
+
+    A root that those rules ignore was named on purpose, so it starts with none of them.
+    """
+    base = IgnoreStack((), None)
+    if overrides:
+        spec = compile_patterns(overrides)
+        if spec is not None:
+            from .ignore import Rules
+
+            base = IgnoreStack((), Rules(project_root(root), spec))
+    if not use_ignore_files or os.path.lexists(os.path.join(root, ".git")):
+        return base
+    repo = _repo_above(root)
+    if repo is None:
+        return base
+    rules = base.push(repo, read_patterns(os.path.join(info_dir(repo), "exclude")))
+    parts = os.path.relpath(root, repo).split(os.sep)
+    directory = repo
+    for part in parts:
+        rules = rules.push(directory, read_patterns(os.path.join(directory, ".gitignore")))
+        directory = os.path.join(directory, part)
+        if rules.ignored(directory, True):
+            return base
+    return rules
+
+
+def _repo_above(root: str) -> str | None:
+    directory = os.path.dirname(root)
+    while True:
+        if os.path.lexists(os.path.join(directory, ".git")):
+            return directory
+        parent = os.path.dirname(directory)
+        if parent == directory:
+            return None
+        directory = parent
+
+
+def project_root(path: str) -> str:
+    """The nearest directory at or above ``path`` with a .git or a pyproject.toml; else ``path``."""
+    directory = path
+    while True:
+        if os.path.lexists(os.path.join(directory, ".git")) or os.path.isfile(
+            os.path.join(directory, "pyproject.toml")
+        ):
+            return directory
+        parent = os.path.dirname(directory)
+        if parent == directory:
+            return path
+        directory = parent

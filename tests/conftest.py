@@ -1,0 +1,92 @@
+"""Shared fixtures: a clean environment, real interpreters found on the machine, tree builders."""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("TYPER_USE_RICH", "0")
+sys.dont_write_bytecode = True
+
+
+def _find_interpreters() -> dict[str, str]:
+    """Version label -> executable, for every Python this machine has (pyenv builds, pypy3)."""
+    found: dict[str, str] = {}
+    root = os.environ.get("PYENV_ROOT", os.path.expanduser("~/.pyenv"))
+    for exe in sorted(glob.glob(os.path.join(root, "versions", "*", "bin", "python"))):
+        name = os.path.basename(os.path.dirname(os.path.dirname(exe)))
+        parts = name.split(".")
+        if len(parts) >= 2 and parts[0].isdigit() and parts[1].isdigit():
+            found.setdefault(f"{parts[0]}.{parts[1]}", exe)
+    pypy = shutil.which("pypy3")
+    if pypy:
+        found["pypy3"] = pypy
+    return found
+
+
+INTERPRETERS = _find_interpreters()
+ALL_VERSIONS = ["2.7", "3.6", "3.7", "3.8", "3.9", "3.10", "3.11", "3.12", "3.13", "pypy3"]
+
+
+def interpreter_params(versions: list[str] | None = None) -> list[object]:
+    """pytest params over the given versions; absent interpreters skip with a reason."""
+    return [
+        pytest.param(
+            INTERPRETERS.get(v),
+            id=v,
+            marks=pytest.mark.skipif(v not in INTERPRETERS, reason=f"Python {v} is not installed"),
+        )
+        for v in (versions or ALL_VERSIONS)
+    ]
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Tests set what they test; nothing leaks in from the developer's shell."""
+    for name in (
+        "SOURCE_DATE_EPOCH",
+        "PYTHONPYCACHEPREFIX",
+        "PYTHONOPTIMIZE",
+        "PYTHONPATH",
+        "PYTHONHOME",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("PYTHONDONTWRITEBYTECODE", "1")
+    monkeypatch.setattr(sys, "pycache_prefix", None, raising=False)
+    yield
+
+
+def write(path: Path, text: str = "", mtime: float | None = None) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    if mtime is not None:
+        os.utime(path, (mtime, mtime))
+    return path
+
+
+def run_python(
+    exe: str,
+    code: str,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+    args: list[str] | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """Run ``code`` in ``exe`` with bytecode writing off unless ``env`` says otherwise."""
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+    full_env["PYTHONDONTWRITEBYTECODE"] = "1"
+    full_env.update(env or {})
+    return subprocess.run(
+        [exe, *(args or []), "-c", code],
+        cwd=cwd,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )

@@ -59,7 +59,9 @@ def _main(
 
 PathsArg = Annotated[
     Optional[list[str]],
-    typer.Argument(help="Directories to scan (default: .).", show_default=False),
+    typer.Argument(
+        metavar="PATHS", help="Directories to scan (default: .).", show_default=False
+    ),
 ]
 PythonOpt = Annotated[
     Optional[list[str]],

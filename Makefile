@@ -4,15 +4,19 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck pytest bench clean-venv
+.PHONY: run test lint pytest bench precompile clean-venv
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-run: $(STAMP)
+# The tool never writes bytecode while it runs, so an editable install would compile its own
+# modules on every start; precompile them once, as a regular pip install does.
+precompile: $(STAMP)
+	$(BIN)/python -m compileall -q pycache_tool
+
+run: precompile
 	$(BIN)/pycache-tool audit .
 
 lint: $(STAMP)
@@ -25,7 +29,7 @@ pytest: $(STAMP)
 
 test: lint pytest
 
-bench: $(STAMP)
+bench: precompile
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 clean-venv:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import stat
 from collections.abc import Sequence
-from typing import Callable, Optional
+from typing import Callable, Optional, TypedDict
 
 from .interpreters import (
     Interpreter,
@@ -31,6 +31,23 @@ from .pyc import (
 from .records import Record, Status
 
 SourceStat = Callable[[], Optional[os.stat_result]]
+
+
+class _Common(TypedDict, total=False):
+    """Record fields shared by every verdict on one file (typed so ``**fields`` checks)."""
+
+    python: str | None
+    magic: int
+    optimization: int
+    invalidation: str
+    target: bool
+    size: int
+
+
+class _Fields(_Common, total=False):
+    source: str | None
+    tag: str | None
+
 
 _OPEN_FLAGS = (
     os.O_RDONLY
@@ -112,7 +129,7 @@ class Judge:
             )
         info = magic_info(header.magic)
         python = python_label(info.implementation, info.version) if info else None
-        fields = {
+        fields: _Fields = {
             "source": source,
             "tag": tag,
             "python": python,
@@ -129,24 +146,36 @@ class Judge:
                 loads=False,
                 reason=f"{name.problem}: no import looks it up",
                 **fields,
-            )  # type: ignore[arg-type]
+            )
         assert tag is not None
+        named = tag_version(tag)
+        if info is None and named is not None:
+            # The tag names a Python whose magic numbers are known, and this is none of them:
+            # that interpreter rejects the file ("bad magic number") and recompiles.
+            owner = self.by_tag.get(base_tag(tag))
+            if owner is not None or final_magics(*named):
+                return Record(
+                    path,
+                    Status.CORRUPT,
+                    loads=False,
+                    reason=f"magic number {header.magic} is not one {tag} writes",
+                    **fields,
+                )
         if info is None:
             return Record(
                 path,
                 Status.UNKNOWN,
                 reason=f"magic number {header.magic} is not in the table (a newer Python?)",
                 **fields,
-            )  # type: ignore[arg-type]
-        from_name = tag_version(tag)
-        if from_name is not None and from_name != (info.implementation, info.version):
+            )
+        if named is not None and named != (info.implementation, info.version):
             return Record(
                 path,
                 Status.CORRUPT,
                 loads=False,
                 reason=f"magic {header.magic} is Python {python}, but the name says {tag}",
                 **fields,
-            )  # type: ignore[arg-type]
+            )
         if name.suffix == ".pyo" and version_key(info.version) >= (3, 5):
             return Record(
                 path,
@@ -154,7 +183,7 @@ class Judge:
                 loads=False,
                 reason="Python 3.5+ never reads .pyo files",
                 **fields,
-            )  # type: ignore[arg-type]
+            )
         st = stat_source()
         if st is None:
             return Record(
@@ -163,7 +192,7 @@ class Judge:
                 loads=False,
                 reason="source is gone; a cache without its source is never imported",
                 **fields,
-            )  # type: ignore[arg-type]
+            )
         owner = self.by_tag.get(base_tag(tag))
         accepted = _accepted_magics(owner, info)
         mode = owner.check_hash_based_pycs if owner else "default"
@@ -175,7 +204,7 @@ class Judge:
                 loads=False,
                 reason=f"written by a pre-release (magic {header.magic}); {label} expects {_one_of(accepted)}",
                 **fields,
-            )  # type: ignore[arg-type]
+            )
         return self._judge(path, header, info, source, st, mode, fields)
 
     def legacy(self, path: str, suffix: str, source: str, stat_source: SourceStat) -> Record:
@@ -192,17 +221,21 @@ class Judge:
             )
         info = magic_info(header.magic)
         if info is None:
+            # Only Pythons with known magic numbers (CPython <= 3.1, PyPy2) read a cache beside
+            # an existing source, and they reject this one; without a source, who knows.
+            beside_source = stat_source() is not None
             return Record(
                 path,
                 Status.UNKNOWN,
                 magic=header.magic,
                 optimization=opt,
+                loads=False if beside_source else None,
                 size=size,
                 reason=f"magic number {header.magic} is not in the table",
             )
         python = python_label(info.implementation, info.version)
         owner = self.tagless.get(python)
-        fields = {
+        fields: _Common = {
             "python": python,
             "magic": header.magic,
             "optimization": opt,
@@ -221,12 +254,14 @@ class Judge:
                     loads=False,
                     reason="Python 3 imports the source beside it and never reads this file",
                     **fields,
-                )  # type: ignore[arg-type]
+                )
             if suffix == ".pyo" and version_key(info.version) >= (3, 0):
                 return Record(
                     path, Status.LEGACY, source, loads=False, reason="never read", **fields
-                )  # type: ignore[arg-type]
-            return self._judge(path, header, info, source, st, "default", fields)
+                )
+            # Python 2's own location: a fresh or stale verdict names its source.
+            judged: _Fields = {**fields, "source": source, "tag": None}
+            return self._judge(path, header, info, source, st, "default", judged)
         if suffix == ".pyo" and version_key(info.version) >= (3, 5):
             return Record(
                 path,
@@ -234,7 +269,7 @@ class Judge:
                 loads=False,
                 reason="Python 3.5+ never reads .pyo files",
                 **fields,
-            )  # type: ignore[arg-type]
+            )
         if info.implementation == "pypy" and info.version == "2.7":
             return Record(
                 path,
@@ -242,7 +277,7 @@ class Judge:
                 loads=False,
                 reason="no source beside it; PyPy2 does not import lone .pyc files by default",
                 **fields,
-            )  # type: ignore[arg-type]
+            )
         when = " under -O" if suffix == ".pyo" else ""
         return Record(
             path,
@@ -250,7 +285,7 @@ class Judge:
             loads=True,
             reason=f"no source beside it: Python {python} imports this bytecode{when}",
             **fields,
-        )  # type: ignore[arg-type]
+        )
 
     def _judge(
         self,
@@ -260,11 +295,11 @@ class Judge:
         source: str,
         st: os.stat_result,
         mode: str,
-        fields: dict[str, object],
+        fields: _Fields,
     ) -> Record:
         fresh, why = _is_fresh(header, info, source, st)
         if fresh:
-            return Record(path, Status.FRESH, loads=True, reason="matches its source", **fields)  # type: ignore[arg-type]
+            return Record(path, Status.FRESH, loads=True, reason="matches its source", **fields)
         if header.flags == 1 and mode != "always":
             return Record(
                 path,
@@ -272,7 +307,7 @@ class Judge:
                 loads=True,
                 reason=f"{why}, but an unchecked-hash pyc is loaded anyway: old code runs",
                 **fields,
-            )  # type: ignore[arg-type]
+            )
         if header.flags == 3 and mode == "never":
             return Record(
                 path,
@@ -280,10 +315,10 @@ class Judge:
                 loads=True,
                 reason=f"{why}, but --check-hash-based-pycs never loads it anyway: old code runs",
                 **fields,
-            )  # type: ignore[arg-type]
+            )
         return Record(
             path, Status.STALE, loads=False, reason=f"{why}; import recompiles it", **fields
-        )  # type: ignore[arg-type]
+        )
 
 
 def _is_fresh(header: Header, info: MagicInfo, source: str, st: os.stat_result) -> tuple[bool, str]:
@@ -296,7 +331,13 @@ def _is_fresh(header: Header, info: MagicInfo, source: str, st: os.stat_result) 
         expected = source_hash(info.implementation, info.version, header.magic, data)
         return (expected == header.source_hash, "source hash differs")
     mtime = int(st.st_mtime)
-    if header.size == 12:  # 3.3-3.6 compare the mtime unmasked
+    if info.implementation == "cpython" and version_key(info.version) < (3, 3):
+        # The C import of Python 2 (and 3.0-3.2) compares the C time_t, truncated, not
+        # int(float st_mtime) (which rounds x.999999999 up), with the stored mtime read as a
+        # *signed* 32-bit number, so a stored mtime >= 2**31 never matches. Seen on 2.7.18.
+        assert header.mtime is not None
+        mtime_ok = header.mtime < 2**31 and header.mtime == (st.st_mtime_ns // 10**9) & _MASK32
+    elif header.size == 12:  # 3.3-3.6 compare the mtime unmasked
         mtime_ok = header.mtime == mtime
     else:
         mtime_ok = header.mtime == mtime & _MASK32

@@ -59,9 +59,7 @@ def _main(
 
 PathsArg = Annotated[
     Optional[list[str]],
-    typer.Argument(
-        metavar="PATHS", help="Directories to scan (default: .).", show_default=False
-    ),
+    typer.Argument(metavar="PATHS", help="Directories to scan (default: .).", show_default=False),
 ]
 PythonOpt = Annotated[
     Optional[list[str]],

@@ -7,20 +7,67 @@ matching a whole ordinary checkout does.
 from __future__ import annotations
 
 import os
+import re
 from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
     from pathspec import GitIgnoreSpec
 
 
+class Patterns:
+    """One ignore file's patterns, each matched the way git matches it: against the path itself.
+
+    pathspec's ``GitIgnoreSpec.check_file`` answers for a *file* with its whole ancestry in one
+    file of patterns: a directory pattern also matches everything below it, and a file-pattern
+    match outranks a directory-pattern match. Across nested files that goes wrong: a deeper
+    ``!d/`` would "decide" for ``d/x.py`` (git: no opinion, so a parent ``*.py`` decides), and
+    ``*`` would beat a later ``!*/`` on a directory. The walker prunes ignored directories
+    itself, so here a pattern counts only when it matches the path itself, last match winning.
+    pathspec marks a match through a directory component with the ``ps_d`` group; a match of
+    the path itself has no ``ps_d`` (files), or its ``ps_d`` is the path's final slash (dirs).
+    """
+
+    __slots__ = ("_checks",)
+
+    def __init__(self, spec: GitIgnoreSpec) -> None:
+        from pathspec.pattern import RegexPattern
+
+        checks: list[tuple[re.Pattern[str], bool]] = []
+        for pattern in spec.patterns:
+            if not isinstance(pattern, RegexPattern) or pattern.include is None:
+                continue
+            regex = pattern.regex
+            if regex is None:
+                continue
+            if "ps_d" in regex.groupindex:
+                # Only a ps_d that ends the path can be a match of the path itself.
+                regex = re.compile(rf"(?:{regex.pattern})(?(ps_d)\Z)", regex.flags)
+            checks.append((regex, pattern.include))
+        checks.reverse()  # the last matching pattern decides
+        self._checks = checks
+
+    def decide(self, rel: str, is_dir: bool) -> bool | None:
+        """True: ignored; False: re-included by a ``!`` pattern; None: no pattern matches."""
+        for regex, include in self._checks:
+            match = regex.search(rel)
+            if match is not None and match.groupdict().get("ps_d") is None:
+                return include
+            if is_dir:
+                match = regex.search(rel + "/")
+                if match is not None and match.groupdict().get("ps_d") is not None:
+                    if match.end("ps_d") == len(rel) + 1:
+                        return include
+        return None
+
+
 class Rules(NamedTuple):
     """One source of patterns, anchored at ``base`` (an absolute directory)."""
 
     base: str
-    spec: GitIgnoreSpec
+    spec: Patterns
 
 
-def compile_patterns(lines: list[str]) -> GitIgnoreSpec | None:
+def compile_patterns(lines: list[str]) -> Patterns | None:
     """Compile gitignore lines, dropping any line pathspec rejects (git drops them silently too)."""
     lines = [line for line in lines if line.strip() and not line.lstrip().startswith("#")]
     if not lines:
@@ -28,9 +75,10 @@ def compile_patterns(lines: list[str]) -> GitIgnoreSpec | None:
     from pathspec import GitIgnoreSpec
 
     try:
-        return GitIgnoreSpec.from_lines(lines)
+        spec = GitIgnoreSpec.from_lines(lines)
     except ValueError:
-        return GitIgnoreSpec.from_lines([line for line in lines if _valid(line)])
+        spec = GitIgnoreSpec.from_lines([line for line in lines if _valid(line)])
+    return Patterns(spec)
 
 
 def _valid(line: str) -> bool:
@@ -43,8 +91,13 @@ def _valid(line: str) -> bool:
     return True
 
 
-def read_patterns(path: str) -> GitIgnoreSpec | None:
-    """Read an ignore file; an unreadable or missing one has no opinion."""
+def read_patterns(path: str, *, in_tree: bool = False) -> Patterns | None:
+    """Read an ignore file; an unreadable or missing one has no opinion.
+
+    ``in_tree``: a work-tree .gitignore, which git (2.32+) does not read when it is a symlink.
+    """
+    if in_tree and os.path.islink(path):
+        return None
     try:
         with open(path, "rb") as f:
             text = f.read().decode("utf-8", "surrogateescape")
@@ -62,7 +115,7 @@ class IgnoreStack:
         self._rules = rules
         self._overrides = overrides  # --exclude: above every file
 
-    def push(self, base: str, spec: GitIgnoreSpec | None) -> IgnoreStack:
+    def push(self, base: str, spec: Patterns | None) -> IgnoreStack:
         if spec is None:
             return self
         return IgnoreStack((*self._rules, Rules(base, spec)), self._overrides)
@@ -95,5 +148,4 @@ def _decide(rules: Rules, path: str, is_dir: bool) -> bool | None:
     rel = path[len(prefix) :]
     if os.sep != "/":  # pragma: no cover - POSIX is what runs the suite
         rel = rel.replace(os.sep, "/")
-    result = rules.spec.check_file(rel + "/" if is_dir else rel)
-    return result.include
+    return rules.spec.decide(rel, is_dir)

@@ -12,7 +12,7 @@ import os
 from collections.abc import Iterator
 from typing import NamedTuple, Union
 
-from .ignore import IgnoreStack, compile_patterns, read_patterns
+from .ignore import IgnoreStack, Patterns, compile_patterns, read_patterns
 
 VCS_DIRS = frozenset({".git", ".hg", ".svn"})
 PYCACHE = "__pycache__"
@@ -116,9 +116,13 @@ def _list(
         if ".git" in names:
             rules = rules.push(path, read_patterns(os.path.join(info_dir(path), "exclude")))
         if ".gitignore" in names:
-            spec = read_patterns(os.path.join(path, ".gitignore"))
+            spec = read_patterns(os.path.join(path, ".gitignore"), in_tree=True)
             # A virtualenv's "*" .gitignore hides it from git; naming it as a PATH means "look inside".
-            if not (is_root and spec is not None and _ignores_everything(spec)):
+            # A repository's own top-level "*" .gitignore (a whitelist: "*", "!*.py") is no
+            # virtualenv: git applies it there, and so do we.
+            if not (
+                is_root and ".git" not in names and spec is not None and _ignores_everything(spec)
+            ):
                 rules = rules.push(path, spec)
     files: list[os.DirEntry[str]] = []
     subdirs: list[str] = []
@@ -152,9 +156,8 @@ def _list(
     return listing, rules, subdirs, candidate, pycache is not None or pycache_error is not None
 
 
-def _ignores_everything(spec: object) -> bool:
-    check = getattr(spec, "check_file")  # noqa: B009 - spec is a pathspec GitIgnoreSpec
-    return bool(check("x").include and check("x/").include)
+def _ignores_everything(spec: Patterns) -> bool:
+    return bool(spec.decide("x", False) and spec.decide("x", True))
 
 
 def info_dir(repo: str) -> str:
@@ -198,7 +201,9 @@ def root_rules(root: str, overrides: list[str] | None, use_ignore_files: bool) -
     parts = os.path.relpath(root, repo).split(os.sep)
     directory = repo
     for part in parts:
-        rules = rules.push(directory, read_patterns(os.path.join(directory, ".gitignore")))
+        rules = rules.push(
+            directory, read_patterns(os.path.join(directory, ".gitignore"), in_tree=True)
+        )
         directory = os.path.join(directory, part)
         if rules.ignored(directory, True):
             return base

@@ -1,0 +1,339 @@
+"""[tool.pycache-tool] in pyproject.toml: settings applied, bad ones refused, fallback parser."""
+
+from __future__ import annotations
+
+import json
+import os
+import py_compile
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pycache_tool import config
+from pycache_tool.cli import main
+from pycache_tool.errors import UsageError
+from tests.conftest import write
+
+TAG = sys.implementation.cache_tag
+
+
+def pyproject(directory: Path, body: str) -> Path:
+    return write(directory / "pyproject.toml", textwrap.dedent(body))
+
+
+def make_pyc(source: Path, cfile: Path | None = None) -> Path:
+    write(source, "x = 1\n")
+    cfile = cfile or source.parent / "__pycache__" / f"{source.stem}.{TAG}.pyc"
+    py_compile.compile(str(source), cfile=str(cfile), doraise=True)
+    return cfile
+
+
+def audit_json(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict[str, Any]]:
+    code = main(["audit", *args, "--format", "json"])
+    out = capsys.readouterr().out
+    return code, json.loads(out) if out else {}
+
+
+def record_paths(doc: dict[str, Any], root: Path) -> set[str]:
+    return {Path(os.path.relpath(r["path"], root)).as_posix() for r in doc["records"]}
+
+
+@pytest.fixture(params=["tomllib", "fallback"])
+def parser(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run a test with the reader of this Python, then with the 3.9/3.10 fallback parser."""
+    if request.param == "fallback":
+        monkeypatch.setattr(
+            config, "_tool_table", lambda text: config.parse_table(text, "tool.pycache-tool")
+        )
+    elif sys.version_info < (3, 11):
+        pytest.skip("no tomllib before Python 3.11")
+    return str(request.param)
+
+
+# --- settings applied through the CLI ----------------------------------------------------
+
+
+def test_exclude_from_pyproject_adds_to_the_command_line(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    parser: str,
+) -> None:
+    pyproject(
+        tmp_path,
+        """
+        [tool.pycache-tool]
+        exclude = ["vendor", "/build/"]
+        """,
+    )
+    for d in ("vendor", "src/vendor", "build", "src/build", "src", "other"):
+        make_pyc(tmp_path / d / "m.py")
+    code, doc = audit_json(capsys, str(tmp_path))
+    assert code == 0, doc
+    assert record_paths(doc, tmp_path) == {
+        f"src/__pycache__/m.{TAG}.pyc",
+        f"src/build/__pycache__/m.{TAG}.pyc",
+        f"other/__pycache__/m.{TAG}.pyc",
+    }
+    code, doc = audit_json(capsys, str(tmp_path), "--exclude", "other")
+    assert code == 0
+    assert record_paths(doc, tmp_path) == {
+        f"src/__pycache__/m.{TAG}.pyc",
+        f"src/build/__pycache__/m.{TAG}.pyc",
+    }
+
+
+def test_settings_found_from_a_subdirectory(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pyproject(tmp_path, '[tool.pycache-tool]\nexclude = ["/src/skip"]\n')
+    make_pyc(tmp_path / "src" / "skip" / "m.py")
+    make_pyc(tmp_path / "src" / "keep" / "m.py")
+    code, doc = audit_json(capsys, str(tmp_path / "src"))
+    assert code == 0
+    assert record_paths(doc, tmp_path) == {f"src/keep/__pycache__/m.{TAG}.pyc"}
+
+
+def test_no_ignore_from_pyproject(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], parser: str
+) -> None:
+    (tmp_path / ".git" / "info").mkdir(parents=True)
+    write(tmp_path / ".gitignore", "build/\n")
+    make_pyc(tmp_path / "build" / "m.py")
+    code, doc = audit_json(capsys, str(tmp_path))
+    assert code == 0 and doc["records"] == []
+    pyproject(tmp_path, "[tool.pycache-tool]\nno-ignore = true\n")
+    code, doc = audit_json(capsys, str(tmp_path))
+    assert code == 0
+    assert record_paths(doc, tmp_path) == {f"build/__pycache__/m.{TAG}.pyc"}
+    pyproject(tmp_path, "[tool.pycache-tool]\nno-ignore = false\n")
+    code, doc = audit_json(capsys, str(tmp_path))
+    assert code == 0 and doc["records"] == []
+
+
+def test_tag_and_python_from_pyproject(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], parser: str
+) -> None:
+    make_pyc(tmp_path / "m.py")
+    pyproject(tmp_path, '[tool.pycache-tool]\ntag = ["cpython-38"]\n')
+    code, doc = audit_json(capsys, str(tmp_path))
+    assert code == 0
+    assert [t["tag"] for t in doc["targets"]] == ["cpython-38"]
+    assert [r["target"] for r in doc["records"]] == [False]
+    # The command line replaces the configured targets.
+    code, doc = audit_json(capsys, str(tmp_path), "--tag", TAG)
+    assert [t["tag"] for t in doc["targets"]] == [TAG]
+    pyproject(tmp_path, f"[tool.pycache-tool]\npython = [{json.dumps(sys.executable)}]\n")
+    code, doc = audit_json(capsys, str(tmp_path))
+    assert code == 0
+    assert [t["tag"] for t in doc["targets"]] == [TAG]
+    assert [r["target"] for r in doc["records"]] == [True]
+
+
+def test_pycache_prefix_is_relative_to_the_pyproject(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = tmp_path / "proj"
+    pyproject(project, '[tool.pycache-tool]\npycache-prefix = "cache"\n')
+    source = project / "pkg" / "m.py"
+    mirror = project / "cache" / str(source.parent).lstrip(os.sep)
+    make_pyc(source, mirror / f"m.{TAG}.pyc")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    code, doc = audit_json(capsys, str(project))
+    assert code == 0
+    assert [r["status"] for r in doc["records"]] == ["fresh"]
+    assert doc["records"][0]["path"] == str(mirror / f"m.{TAG}.pyc")
+
+
+def test_no_pyproject_or_no_table_means_defaults(tmp_path: Path) -> None:
+    assert config.load(str(tmp_path)) == ({}, None)
+    pyproject(tmp_path, '[project]\nname = "x"\n[tool.black]\nline-length = 80\n')
+    assert config.load(str(tmp_path)) == ({}, str(tmp_path / "pyproject.toml"))
+
+
+# --- bad settings: exit 2 with one line --------------------------------------------------
+
+BAD = [
+    pytest.param('[tool.pycache-tool]\nexlude = ["x"]\n', "unknown key 'exlude'", id="unknown-key"),
+    pytest.param('[tool.pycache-tool]\nexclude = "x"\n', "exclude must be", id="exclude-str"),
+    pytest.param("[tool.pycache-tool]\nexclude = [1]\n", "", id="exclude-int-items"),
+    pytest.param('[tool.pycache-tool]\nno-ignore = "yes"\n', "no-ignore must be", id="bool-str"),
+    pytest.param("[tool.pycache-tool]\nno-ignore = 1\n", "", id="bool-int"),
+    pytest.param('[tool.pycache-tool]\ntag = "cpython-312"\n', "tag must be", id="tag-str"),
+    pytest.param('[tool.pycache-tool]\npython = ["a", true]\n', "", id="python-mixed"),
+    pytest.param("[tool.pycache-tool]\npycache-prefix = []\n", "", id="prefix-list"),
+    pytest.param("[tool.pycache-tool]\nexclude = [\n", "cannot parse", id="syntax"),
+    pytest.param("[tool.pycache-tool\n", "cannot parse", id="bad-header"),
+]
+
+
+@pytest.mark.parametrize(("body", "message"), BAD)
+def test_bad_settings_exit_2_with_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], body: str, message: str, parser: str
+) -> None:
+    if parser == "fallback" and body.startswith("[tool.pycache-tool\n"):
+        pytest.skip("the fallback does not validate lines outside its table")
+    pyproject(tmp_path, body)
+    assert main(["audit", str(tmp_path)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    lines = captured.err.splitlines()
+    assert len(lines) == 1, captured.err
+    assert lines[0].startswith("pycache-tool: error: ")
+    assert str(tmp_path / "pyproject.toml") in lines[0]
+    assert message in lines[0]
+
+
+def test_undecodable_pyproject(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "pyproject.toml").write_bytes(b"[tool.pycache-tool]\nexclude = ['\xff']\n")
+    assert main(["audit", str(tmp_path)]) == 2
+    assert len(capsys.readouterr().err.splitlines()) == 1
+
+
+def test_fallback_errors_are_value_errors_with_one_line(tmp_path: Path) -> None:
+    bodies = [
+        "[tool.pycache-tool]\nexclude = [1]\n",
+        '[tool.pycache-tool]\nx = """a\nb"""\n',
+        '[tool.pycache-tool]\nexclude = ["a", true]\n',  # tomllib: a bool in the list
+        '[tool.pycache-tool]\nexclude = [["a"]]\n',
+        '[tool.pycache-tool]\nexclude = ["a" "b"]\n',  # tomllib: syntax error
+        '[tool.pycache-tool]\nexclude = [\n  "a",\n',  # never closed
+        "[tool.pycache-tool]\nexclude = [,]\n",
+    ]
+    for body in bodies:
+        with pytest.raises(ValueError) as info:
+            config.parse_table(body, "tool.pycache-tool")
+        assert "\n" not in str(info.value)
+    pyproject(tmp_path, "[tool.pycache-tool]\nexclude = [1]\n")
+    with pytest.raises(UsageError):
+        config.load(str(tmp_path))
+
+
+# --- the fallback parser agrees with tomllib ---------------------------------------------
+
+SAMPLES = {
+    "all-keys": """
+        [tool.pycache-tool]
+        exclude = ["build", "dist/"]
+        no-ignore = true
+        pycache-prefix = "/tmp/pyc"
+        python = ["python3.12", "/usr/bin/pypy3"]
+        tag = ["cpython-312"]
+        """,
+    "empty-table": """
+        [tool.pycache-tool]
+        """,
+    "absent": """
+        [project]
+        name = "x"
+        """,
+    "multiline-array-comments": """
+        [tool.pycache-tool]
+        # a comment
+        exclude = [
+            "a",  # why a
+            'b',
+            # a whole-line comment
+            "c",
+        ]  # trailing
+        no-ignore = false # off
+        """,
+    "surrounding-tables": """
+        [project]
+        name = "x"
+        dependencies = [
+            "typer[all]>=0.12",
+            "pathspec>=1",
+        ]
+        [tool.pycache-tool]
+        exclude = ["x"]
+        [tool.pycache-tool.extra]
+        [tool.black]
+        exclude = ["not", "ours"]
+        """,
+    "quoted-header-and-keys": """
+        [tool."pycache-tool"]
+        "exclude" = ["q"]
+        'tag' = ['cpython-39']
+        """,
+    "whitespace-in-header": """
+        [ tool . pycache-tool ]
+        exclude=["w"]
+        """,
+    "quoted-dotted-is-not-ours": """
+        ["tool.pycache-tool"]
+        exclude = ["no"]
+        """,
+    "escapes": r"""
+        [tool.pycache-tool]
+        exclude = ["a\\b", "tab\there", "\u00e9t\u00e9", "quote\"d", 'C:\literal\path', "caf\U0001F600"]
+        pycache-prefix = "sp ace"
+        """,
+    "brackets-inside-strings": """
+        [tool.pycache-tool]
+        exclude = ["[abc]", "x]", "y[",
+            "z"]
+        no-ignore = true
+        """,
+    "open-bracket-in-string": """
+        [tool.pycache-tool]
+        exclude = ["y["]
+        no-ignore = true
+        """,
+    "bracket-in-comment": """
+        [tool.pycache-tool]
+        exclude = ["a"]  # see [the docs
+        no-ignore = true
+        """,
+    "hash-inside-string": """
+        [tool.pycache-tool]
+        exclude = ["#not-a-comment", "a # b"]
+        """,
+    "array-of-tables-after": """
+        [tool.pycache-tool]
+        exclude = ["x"]
+
+        [[tool.mypy.overrides]]
+        module = "foo.*"
+        ignore_missing_imports = true
+        """,
+    "array-of-tables-before": """
+        [[tool.mypy.overrides]]
+        module = ["a", "b"]
+        [tool.pycache-tool]
+        tag = ["cpython-311"]
+        """,
+    "table-defined-by-dotted-keys-elsewhere": """
+        [tool.other]
+        pycache-tool = "a string, not our table"
+        [tool.pycache-tool]
+        exclude = []
+        """,
+    "crlf": "[tool.pycache-tool]\r\nexclude = [\r\n  'a',\r\n]\r\nno-ignore = true\r\n",
+    "empty-strings-and-trailing-comma": """
+        [tool.pycache-tool]
+        exclude = ["", '',]
+        pycache-prefix = ''
+        """,
+}
+
+
+def tomllib_loads(text: str) -> dict[str, Any]:
+    if sys.version_info >= (3, 11):
+        import tomllib
+
+        return tomllib.loads(text)
+    pytest.skip("tomllib (Python 3.11+) is the reference")
+
+
+@pytest.mark.parametrize("name", list(SAMPLES))
+def test_parse_table_agrees_with_tomllib(name: str) -> None:
+    text = textwrap.dedent(SAMPLES[name])
+    tool = tomllib_loads(text).get("tool", {})
+    want = tool.get("pycache-tool", {})
+    want = {k: v for k, v in want.items() if not isinstance(v, dict)}  # sub-tables: not ours
+    assert config.parse_table(text, "tool.pycache-tool") == want

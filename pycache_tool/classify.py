@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import stat
 from collections.abc import Sequence
-from typing import Callable, Optional, TypedDict
+from typing import Callable, NamedTuple, Optional
 
 from .interpreters import (
     Interpreter,
@@ -31,22 +31,6 @@ from .pyc import (
 from .records import Record, Status
 
 SourceStat = Callable[[], Optional[os.stat_result]]
-
-
-class _Common(TypedDict, total=False):
-    """Record fields shared by every verdict on one file (typed so ``**fields`` checks)."""
-
-    python: str | None
-    magic: int
-    optimization: int
-    invalidation: str
-    target: bool
-    size: int
-
-
-class _Fields(_Common, total=False):
-    source: str | None
-    tag: str | None
 
 
 _OPEN_FLAGS = (
@@ -79,12 +63,26 @@ def source_stat(path: str) -> os.stat_result | None:
     return result if stat.S_ISREG(result.st_mode) else None
 
 
+class _TagRule(NamedTuple):
+    """What the interpreter of one (tag, magic, suffix) makes of any file that carries them."""
+
+    python: str | None
+    info: MagicInfo | None
+    before_source: Verdict | None  # a verdict that does not depend on the source
+    after_source: Verdict | None  # a verdict once the source is known to exist
+    mode: str  # its --check-hash-based-pycs
+
+
+Verdict = tuple[Status, Optional[bool], str]
+
+
 class Judge:
     """Classifies cache files for a set of target interpreters."""
 
     def __init__(self, targets: Sequence[Interpreter]) -> None:
         self.by_tag = {t.tag: t for t in targets if t.tag}
         self.tagless = {t.python: t for t in targets if not t.tag}
+        self._rules: dict[tuple[str | None, int, str], _TagRule] = {}
 
     def cache(self, path: str, name: CacheName, source: str, stat_source: SourceStat) -> Record:
         """A file in ``__pycache__`` or a pycache_prefix tree, named ``STEM.TAG[.opt-N].pyc``."""
@@ -127,85 +125,91 @@ class Judge:
                 size=size,
                 reason=problem,
             )
-        info = magic_info(header.magic)
-        python = python_label(info.implementation, info.version) if info else None
-        fields: _Fields = {
-            "source": source,
-            "tag": tag,
-            "python": python,
-            "magic": header.magic,
-            "optimization": opt,
-            "invalidation": _invalidation(header),
-            "target": target,
-            "size": size,
-        }
+        key = (tag, header.magic, name.suffix)
+        rule = self._rules.get(key)
+        if rule is None:
+            rule = self._rules[key] = self._tag_rule(tag, header.magic, name.suffix)
+        invalidation = _invalidation(header)
+
+        def verdict(status: Status, loads: bool | None, reason: str) -> Record:
+            return Record(
+                path,
+                status,
+                source,
+                tag,
+                rule.python,
+                header.magic,
+                opt,
+                invalidation,
+                loads,
+                target,
+                size,
+                reason,
+            )
+
         if name.problem is not None:
-            return Record(
-                path,
-                Status.ORPHAN,
-                loads=False,
-                reason=f"{name.problem}: no import looks it up",
-                **fields,
-            )
-        assert tag is not None
-        named = tag_version(tag)
-        if info is None and named is not None:
-            # The tag names a Python whose magic numbers are known, and this is none of them:
-            # that interpreter rejects the file ("bad magic number") and recompiles.
-            owner = self.by_tag.get(base_tag(tag))
-            if owner is not None or final_magics(*named):
-                return Record(
-                    path,
-                    Status.CORRUPT,
-                    loads=False,
-                    reason=f"magic number {header.magic} is not one {tag} writes",
-                    **fields,
-                )
-        if info is None:
-            return Record(
-                path,
-                Status.UNKNOWN,
-                reason=f"magic number {header.magic} is not in the table (a newer Python?)",
-                **fields,
-            )
-        if named is not None and named != (info.implementation, info.version):
-            return Record(
-                path,
-                Status.CORRUPT,
-                loads=False,
-                reason=f"magic {header.magic} is Python {python}, but the name says {tag}",
-                **fields,
-            )
-        if name.suffix == ".pyo" and version_key(info.version) >= (3, 5):
-            return Record(
-                path,
-                Status.ORPHAN,
-                loads=False,
-                reason="Python 3.5+ never reads .pyo files",
-                **fields,
-            )
+            return verdict(Status.ORPHAN, False, f"{name.problem}: no import looks it up")
+        if rule.before_source is not None:
+            return verdict(*rule.before_source)
         st = stat_source()
         if st is None:
-            return Record(
-                path,
-                Status.ORPHAN,
-                loads=False,
-                reason="source is gone; a cache without its source is never imported",
-                **fields,
+            return verdict(
+                Status.ORPHAN, False, "source is gone; a cache without its source is never imported"
             )
+        if rule.after_source is not None:
+            return verdict(*rule.after_source)
+        assert rule.info is not None
+        return _judge(header, rule.info, source, st, rule.mode, verdict)
+
+    def _tag_rule(self, tag: str | None, magic: int, suffix: str) -> _TagRule:
+        info = magic_info(magic)
+        python = python_label(info.implementation, info.version) if info else None
+        if tag is None:
+            return _TagRule(python, info, None, None, "default")
+        named = tag_version(tag)
         owner = self.by_tag.get(base_tag(tag))
-        accepted = _accepted_magics(owner, info)
         mode = owner.check_hash_based_pycs if owner else "default"
-        label = owner.name if owner else tag
-        if header.magic not in accepted:
-            return Record(
-                path,
-                Status.STALE,
-                loads=False,
-                reason=f"written by a pre-release (magic {header.magic}); {label} expects {_one_of(accepted)}",
-                **fields,
+        if info is None:
+            if named is not None and (owner is not None or final_magics(*named)):
+                # The tag names a Python whose magic numbers are known, and this is none of
+                # them: that interpreter rejects the file ("bad magic number") and recompiles.
+                return _TagRule(
+                    python,
+                    None,
+                    (Status.CORRUPT, False, f"magic number {magic} is not one {tag} writes"),
+                    None,
+                    mode,
+                )
+            return _TagRule(
+                python,
+                None,
+                (
+                    Status.UNKNOWN,
+                    None,
+                    f"magic number {magic} is not in the table (a newer Python?)",
+                ),
+                None,
+                mode,
             )
-        return self._judge(path, header, info, source, st, mode, fields)
+        before: Verdict | None = None
+        if named is not None and named != (info.implementation, info.version):
+            before = (
+                Status.CORRUPT,
+                False,
+                f"magic {magic} is Python {python}, but the name says {tag}",
+            )
+        elif suffix == ".pyo" and version_key(info.version) >= (3, 5):
+            before = (Status.ORPHAN, False, "Python 3.5+ never reads .pyo files")
+        accepted = _accepted_magics(owner, info)
+        after: Verdict | None = None
+        if magic not in accepted:
+            label = owner.name if owner else tag
+            after = (
+                Status.STALE,
+                False,
+                f"written by a pre-release (magic {magic}); {label} expects {_one_of(accepted)}",
+            )
+        return _TagRule(python, info, before, after, mode)
 
     def legacy(self, path: str, suffix: str, source: str, stat_source: SourceStat) -> Record:
         """A ``.pyc``/``.pyo`` outside ``__pycache__``: Python 2's location, or sourceless code."""
@@ -234,91 +238,75 @@ class Judge:
                 reason=f"magic number {header.magic} is not in the table",
             )
         python = python_label(info.implementation, info.version)
-        owner = self.tagless.get(python)
-        fields: _Common = {
-            "python": python,
-            "magic": header.magic,
-            "optimization": opt,
-            "invalidation": _invalidation(header),
-            "target": owner is not None,
-            "size": size,
-        }
-        beside_era = version_key(info.version) < (3, 2)  # Python 2 and 3.0-3.1 wrote caches here
+        target = python in self.tagless
+        invalidation = _invalidation(header)
         st = stat_source()
+
+        def verdict(status: Status, loads: bool | None, reason: str) -> Record:
+            beside = source if st is not None else None
+            return Record(
+                path,
+                status,
+                beside,
+                None,
+                python,
+                header.magic,
+                opt,
+                invalidation,
+                loads,
+                target,
+                size,
+                reason,
+            )
+
         if st is not None:
-            if not beside_era:
-                return Record(
-                    path,
+            if version_key(info.version) >= (3, 2):  # only Python 2 and 3.0-3.1 wrote caches here
+                return verdict(
                     Status.LEGACY,
-                    source,
-                    loads=False,
-                    reason="Python 3 imports the source beside it and never reads this file",
-                    **fields,
+                    False,
+                    "Python 3 imports the source beside it and never reads this file",
                 )
             if suffix == ".pyo" and version_key(info.version) >= (3, 0):
-                return Record(
-                    path, Status.LEGACY, source, loads=False, reason="never read", **fields
-                )
-            # Python 2's own location: a fresh or stale verdict names its source.
-            judged: _Fields = {**fields, "source": source, "tag": None}
-            return self._judge(path, header, info, source, st, "default", judged)
+                return verdict(Status.LEGACY, False, "never read")
+            return _judge(header, info, source, st, "default", verdict)
         if suffix == ".pyo" and version_key(info.version) >= (3, 5):
-            return Record(
-                path,
-                Status.ORPHAN,
-                loads=False,
-                reason="Python 3.5+ never reads .pyo files",
-                **fields,
-            )
+            return verdict(Status.ORPHAN, False, "Python 3.5+ never reads .pyo files")
         if info.implementation == "pypy" and info.version == "2.7":
-            return Record(
-                path,
+            return verdict(
                 Status.SOURCELESS,
-                loads=False,
-                reason="no source beside it; PyPy2 does not import lone .pyc files by default",
-                **fields,
+                False,
+                "no source beside it; PyPy2 does not import lone .pyc files by default",
             )
         when = " under -O" if suffix == ".pyo" else ""
-        return Record(
-            path,
+        return verdict(
             Status.SOURCELESS,
-            loads=True,
-            reason=f"no source beside it: Python {python} imports this bytecode{when}",
-            **fields,
+            True,
+            f"no source beside it: Python {python} imports this bytecode{when}",
         )
 
-    def _judge(
-        self,
-        path: str,
-        header: Header,
-        info: MagicInfo,
-        source: str,
-        st: os.stat_result,
-        mode: str,
-        fields: _Fields,
-    ) -> Record:
-        fresh, why = _is_fresh(header, info, source, st)
-        if fresh:
-            return Record(path, Status.FRESH, loads=True, reason="matches its source", **fields)
-        if header.flags == 1 and mode != "always":
-            return Record(
-                path,
-                Status.STALE,
-                loads=True,
-                reason=f"{why}, but an unchecked-hash pyc is loaded anyway: old code runs",
-                **fields,
-            )
-        if header.flags == 3 and mode == "never":
-            return Record(
-                path,
-                Status.STALE,
-                loads=True,
-                reason=f"{why}, but --check-hash-based-pycs never loads it anyway: old code runs",
-                **fields,
-            )
-        return Record(
-            path, Status.STALE, loads=False, reason=f"{why}; import recompiles it", **fields
+
+def _judge(
+    header: Header,
+    info: MagicInfo,
+    source: str,
+    st: os.stat_result,
+    mode: str,
+    verdict: Callable[[Status, bool | None, str], Record],
+) -> Record:
+    fresh, why = _is_fresh(header, info, source, st)
+    if fresh:
+        return verdict(Status.FRESH, True, "matches its source")
+    if header.flags == 1 and mode != "always":
+        return verdict(
+            Status.STALE, True, f"{why}, but an unchecked-hash pyc is loaded anyway: old code runs"
         )
+    if header.flags == 3 and mode == "never":
+        return verdict(
+            Status.STALE,
+            True,
+            f"{why}, but --check-hash-based-pycs never loads it anyway: old code runs",
+        )
+    return verdict(Status.STALE, False, f"{why}; import recompiles it")
 
 
 def _is_fresh(header: Header, info: MagicInfo, source: str, st: os.stat_result) -> tuple[bool, str]:
@@ -360,8 +348,11 @@ def _one_of(magics: frozenset[int]) -> str:
     return " or ".join(str(m) for m in sorted(magics)) or "another magic number"
 
 
+_INVALIDATION = {0: "timestamp", None: "timestamp", 1: "unchecked-hash", 3: "checked-hash"}
+
+
 def _invalidation(header: Header) -> str:
-    return {1: "unchecked-hash", 3: "checked-hash"}.get(header.flags or 0, "timestamp")
+    return _INVALIDATION[header.flags]
 
 
 def _err(exc: OSError) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import subprocess
@@ -44,11 +45,13 @@ def python_label(implementation: str, version: str) -> str:
     return version if implementation == "cpython" else f"pypy{version}"
 
 
+@functools.cache
 def version_key(version: str) -> tuple[int, int]:
     major, _, minor = version.partition(".")
     return (int(major), int(minor) if minor.isdigit() else 0)
 
 
+@functools.cache
 def final_magics(implementation: str, version: str) -> frozenset[int]:
     """Magic numbers that final releases of this version write (3.5 has two, PyPy lines several)."""
     return frozenset(

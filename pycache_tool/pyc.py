@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import re
+import struct
 from typing import NamedTuple
 
 from ._magic_table import MAGIC_TABLE
 
 HEADER_READ = 16  # the longest header of any era (PEP 552)
+_U32, _TWO_U32, _THREE_U32 = struct.Struct("<I"), struct.Struct("<II"), struct.Struct("<III")
 
 _DEBRIS = re.compile(r"\.py[co]\.\d+\Z")  # importlib's "NAME.pyc.<id>" temp file
 _OPT = re.compile(r"\.opt-([0-9A-Za-z]+)\Z")
@@ -50,6 +53,24 @@ def is_cache_file_name(name: str) -> bool:
 
 def parse_cache_name(name: str) -> CacheName | None:
     """Parse ``STEM.TAG[.opt-N].pyc`` (and ``.pyo``, debris); None if not a cache name at all."""
+    if name.endswith(".pyc") and "-pytest-" not in name:
+        # The common ``STEM.TAG[.opt-N].pyc``, without the regular expressions.
+        stem, dot, tag = name[:-4].rpartition(".")
+        level = 0
+        if tag in ("opt-1", "opt-2"):
+            level = int(tag[4])
+            stem, dot, tag = stem.rpartition(".")
+        if dot and stem and _plain_tag(tag):
+            return CacheName(stem, tag, level, ".pyc", False, None)
+    return _parse_cache_name(name)
+
+
+@functools.lru_cache(maxsize=256)
+def _plain_tag(tag: str) -> bool:
+    return not tag.startswith("opt-") and _TAG.match(tag) is not None
+
+
+def _parse_cache_name(name: str) -> CacheName | None:
     debris_match = _DEBRIS.search(name)
     if debris_match:
         name = name[: debris_match.start() + 4]
@@ -99,9 +120,11 @@ def base_tag(tag: str) -> str:
     return head if sep else tag
 
 
+_MAGIC_INFO = {magic: MagicInfo(*entry) for magic, entry in MAGIC_TABLE.items()}
+
+
 def magic_info(magic: int) -> MagicInfo | None:
-    entry = MAGIC_TABLE.get(magic)
-    return MagicInfo(*entry) if entry else None
+    return _MAGIC_INFO.get(magic)
 
 
 def parse_header(data: bytes, file_size: int) -> tuple[Header | None, str]:
@@ -127,17 +150,17 @@ def parse_header(data: bytes, file_size: int) -> tuple[Header | None, str]:
         return None, f"truncated header: {len(data)} of {size} bytes"
     if file_size <= size:
         return None, "no code after the header: truncated write"
-    word = [int.from_bytes(data[i : i + 4], "little") for i in range(4, size, 4)]
     if size == 8:
-        header = Header(magic, 8, None, word[0], None, None)
+        header = Header(magic, 8, None, _U32.unpack_from(data, 4)[0], None, None)
     elif size == 12:
-        header = Header(magic, 12, None, word[0], word[1], None)
+        mtime, source_size = _TWO_U32.unpack_from(data, 4)
+        header = Header(magic, 12, None, mtime, source_size, None)
     else:
-        flags = word[0]
+        flags, mtime, source_size = _THREE_U32.unpack_from(data, 4)
         if flags not in (0, 1, 3):
             return None, f"invalid flags 0x{flags:x}: the import system rejects it"
         if flags:
             header = Header(magic, 16, flags, None, None, data[8:16])
         else:
-            header = Header(magic, 16, 0, word[1], word[2], None)
+            header = Header(magic, 16, 0, mtime, source_size, None)
     return header, "" if info is not None else "unknown"

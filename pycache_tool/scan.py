@@ -123,7 +123,7 @@ class Scan:
             record = judge.cache(
                 entry.path,
                 name,
-                os.path.join(directory, source_name),
+                directory + os.sep + source_name,
                 _stat_entry(sources.get(source_name)),
             )
             local_names.add(entry.name)

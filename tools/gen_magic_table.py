@@ -40,7 +40,7 @@ def main(csv_path: str) -> None:
         "# magic: (implementation, language version, header size, used by a final release)",
         "MAGIC_TABLE: dict[int, tuple[str, str, int, bool]] = {",
     ]
-    lines += [f"    {m}: ({i!r}, {v!r}, {h}, {f}),"for m, i, v, h, f in sorted(rows)]
+    lines += [f'    {m}: ("{i}", "{v}", {h}, {f}),' for m, i, v, h, f in sorted(rows)]
     lines.append("}")
     OUT.write_text("\n".join(lines) + "\n", encoding="utf-8")
 

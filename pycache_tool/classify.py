@@ -42,14 +42,14 @@ _OPEN_FLAGS = (
 _MASK32 = 0xFFFFFFFF
 
 
-def read_head(path: str) -> tuple[bytes, int]:
-    """The first bytes of a regular file and its size, without following a symlink."""
+def read_head(path: str) -> tuple[bytes, os.stat_result]:
+    """The first bytes of a regular file and its stat, without following a symlink."""
     fd = os.open(path, _OPEN_FLAGS)
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
             raise OSError(f"not a regular file: {path}")
-        return os.read(fd, HEADER_READ), info.st_size
+        return os.read(fd, HEADER_READ), info
     finally:
         os.close(fd)
 
@@ -89,7 +89,7 @@ class Judge:
         tag, opt = name.tag, name.optimization
         target = tag is not None and base_tag(tag) in self.by_tag
         try:
-            data, size = read_head(path)
+            data, head_stat = read_head(path)
         except OSError as exc:
             return Record(
                 path,
@@ -100,6 +100,10 @@ class Judge:
                 target=target,
                 reason=_err(exc),
             )
+        size, stamp = (
+            head_stat.st_size,
+            (head_stat.st_ino, head_stat.st_size, head_stat.st_mtime_ns),
+        )
         if name.debris:
             return Record(
                 path,
@@ -110,6 +114,7 @@ class Judge:
                 loads=False,
                 target=target,
                 size=size,
+                stamp=stamp,
                 reason="temp file of an interrupted write",
             )
         header, problem = parse_header(data, size)
@@ -123,6 +128,7 @@ class Judge:
                 loads=False,
                 target=target,
                 size=size,
+                stamp=stamp,
                 reason=problem,
             )
         key = (tag, header.magic, name.suffix)
@@ -145,6 +151,7 @@ class Judge:
                 target,
                 size,
                 reason,
+                stamp,
             )
 
         if name.problem is not None:
@@ -215,13 +222,23 @@ class Judge:
         """A ``.pyc``/``.pyo`` outside ``__pycache__``: Python 2's location, or sourceless code."""
         opt = 1 if suffix == ".pyo" else 0
         try:
-            data, size = read_head(path)
+            data, head_stat = read_head(path)
         except OSError as exc:
             return Record(path, Status.UNREADABLE, optimization=opt, reason=_err(exc))
+        size, stamp = (
+            head_stat.st_size,
+            (head_stat.st_ino, head_stat.st_size, head_stat.st_mtime_ns),
+        )
         header, problem = parse_header(data, size)
         if header is None:
             return Record(
-                path, Status.CORRUPT, optimization=opt, loads=False, size=size, reason=problem
+                path,
+                Status.CORRUPT,
+                optimization=opt,
+                loads=False,
+                size=size,
+                reason=problem,
+                stamp=stamp,
             )
         info = magic_info(header.magic)
         if info is None:
@@ -235,6 +252,7 @@ class Judge:
                 optimization=opt,
                 loads=False if beside_source else None,
                 size=size,
+                stamp=stamp,
                 reason=f"magic number {header.magic} is not in the table",
             )
         python = python_label(info.implementation, info.version)
@@ -257,6 +275,7 @@ class Judge:
                 target,
                 size,
                 reason,
+                stamp,
             )
 
         if st is not None:

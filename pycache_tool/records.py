@@ -35,6 +35,9 @@ class Record(NamedTuple):
     target: bool = False  # does it belong to a requested target interpreter?
     size: int = 0
     reason: str = ""
+    # Identity of the file as read (inode, size, mtime_ns): clean leaves alone a file whose
+    # identity changed after the scan. Not part of the reports.
+    stamp: tuple[int, int, int] | None = None
 
     @property
     def needs_attention(self) -> bool:

@@ -110,6 +110,7 @@ def _quote(text: str) -> str:
 
 def record_json(record: Record) -> dict[str, Any]:
     data = record._asdict()
+    del data["stamp"]
     data["status"] = record.status.value
     return data
 

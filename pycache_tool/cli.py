@@ -10,11 +10,12 @@ from typing import Annotated, Any, Optional
 import typer
 
 from . import __version__, config, interpreters
+from .clean import Area, carry_out, plan
 from .errors import ExitCode, PycacheToolError, UsageError
 from .gitfiles import tracked_bytecode
 from .interpreters import Interpreter
 from .records import Record
-from .render import json_report, text_report
+from .render import clean_json, clean_text, json_report, text_report
 from .scan import Scan
 from .summary import Summary
 
@@ -124,20 +125,8 @@ def audit(
     ] = False,
 ) -> None:
     """Read every cache file under PATHS and say whether its interpreter would load it."""
-    paths = paths or ["."]
-    settings, _ = config.load(paths[0])
-    targets = _targets(python or settings.get("python", []), tag or settings.get("tag", []))
-    prefix = pycache_prefix or settings.get("pycache-prefix")
-    options: dict[str, Any] = {}
-    if prefix is not None:
-        options["pycache_prefix"] = prefix
-    scan = Scan(
-        paths,
-        targets=targets,
-        exclude=[*settings.get("exclude", []), *(exclude or [])],
-        use_ignore_files=not (no_ignore or settings.get("no-ignore", False)),
-        require_fresh=require_fresh,
-        **options,
+    scan = make_scan(
+        paths, python, tag, exclude, no_ignore, pycache_prefix, require_fresh=require_fresh
     )
     summary = Summary()
     tracked: list[str] = []
@@ -184,6 +173,106 @@ def audit(
         code = ExitCode.FINDINGS
     if code is not ExitCode.OK:
         raise typer.Exit(int(code))
+
+
+@app.command(epilog=EXIT_CODES)
+def clean(
+    paths: PathsArg = None,
+    stale: Annotated[
+        bool, typer.Option("--stale", help="Caches that no longer match their source.")
+    ] = False,
+    orphans: Annotated[
+        bool, typer.Option("--orphans", help="Caches whose source is gone.")
+    ] = False,
+    legacy: Annotated[
+        bool,
+        typer.Option(
+            "--legacy", help=".pyc/.pyo beside an existing source (Python 3 ignores them)."
+        ),
+    ] = False,
+    corrupt: Annotated[
+        bool, typer.Option("--corrupt", help="Invalid caches, interrupted-write debris included.")
+    ] = False,
+    foreign: Annotated[
+        bool, typer.Option("--foreign", help="Caches of interpreters that are not targets.")
+    ] = False,
+    ghosts: Annotated[
+        bool,
+        typer.Option(
+            "--ghosts", help="Directories holding nothing but caches, and what they hold."
+        ),
+    ] = False,
+    sourceless: Annotated[
+        bool,
+        typer.Option("--sourceless", help="Importable bytecode without source: only when named."),
+    ] = False,
+    python: PythonOpt = None,
+    tag: TagOpt = None,
+    exclude: ExcludeOpt = None,
+    no_ignore: NoIgnoreOpt = False,
+    pycache_prefix: PrefixOpt = None,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run", "-n", help="Print the plan a real run would carry out; remove nothing."
+        ),
+    ] = False,
+    output: FormatOpt = OutputFormat.text,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="Print only the totals and problems.")
+    ] = False,
+) -> None:
+    """Remove cache files by category (none named: every cache file except sourceless ones)."""
+    flags = {
+        "stale": stale,
+        "orphans": orphans,
+        "legacy": legacy,
+        "corrupt": corrupt,
+        "foreign": foreign,
+        "ghosts": ghosts,
+        "sourceless": sourceless,
+    }
+    scan = make_scan(paths, python, tag, exclude, no_ignore, pycache_prefix)
+    area = Area(scan.roots, scan.pycache_prefix)
+    the_plan = plan(scan, [name for name, on in flags.items() if on], area)
+    outcome = carry_out(the_plan, area, dry_run=dry_run)
+    if output is OutputFormat.json:
+        sys.stdout.write(clean_json(outcome, the_plan.unreadable, dry_run=dry_run))
+    else:
+        sys.stdout.write(
+            clean_text(outcome, the_plan.unreadable, dry_run=dry_run, quiet=quiet, cwd=os.getcwd())
+        )
+    sys.stdout.flush()
+    if outcome.failed or the_plan.unreadable:
+        raise typer.Exit(int(ExitCode.INCOMPLETE))
+
+
+def make_scan(
+    paths: list[str] | None,
+    python: list[str] | None,
+    tag: list[str] | None,
+    exclude: list[str] | None,
+    no_ignore: bool,
+    pycache_prefix: str | None,
+    *,
+    require_fresh: bool = False,
+) -> Scan:
+    """A Scan from the options every command shares, with [tool.pycache-tool] as defaults."""
+    paths = paths or ["."]
+    settings, _ = config.load(paths[0])
+    targets = _targets(python or settings.get("python", []), tag or settings.get("tag", []))
+    prefix = pycache_prefix or settings.get("pycache-prefix")
+    options: dict[str, Any] = {}
+    if prefix is not None:
+        options["pycache_prefix"] = prefix
+    return Scan(
+        paths,
+        targets=targets,
+        exclude=[*settings.get("exclude", []), *(exclude or [])],
+        use_ignore_files=not (no_ignore or settings.get("no-ignore", False)),
+        require_fresh=require_fresh,
+        **options,
+    )
 
 
 def _targets(pythons: list[str], tags: list[str]) -> list[Interpreter]:

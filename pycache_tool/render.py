@@ -7,6 +7,7 @@ import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
+from .clean import Outcome, Removal
 from .interpreters import Interpreter
 from .records import Record, Status
 from .scan import Coverage
@@ -172,3 +173,46 @@ def _target(target: Interpreter) -> dict[str, Any]:
         "check_hash_based_pycs": target.check_hash_based_pycs,
         "executable": target.executable,
     }
+
+
+def clean_text(
+    outcome: Outcome, unreadable: Sequence[Record], *, dry_run: bool, quiet: bool, cwd: str
+) -> str:
+    """One line per removal (unless quiet), then what was skipped or failed, then the totals."""
+    verb = "would remove" if dry_run else "removed"
+    out: list[str] = []
+    if not quiet:
+        out += [f"{verb} {_what(r)} {show_path(r.path, cwd)}" for r in outcome.removed]
+    out += [f"skipped {show_path(s.path, cwd)}: {s.reason}" for s in outcome.skipped]
+    out += [f"failed {show_path(f.path, cwd)}: {f.reason}" for f in outcome.failed]
+    out += [f"unreadable {show_path(r.path, cwd)}: {r.reason}" for r in unreadable]
+    freed = "would be freed" if dry_run else "freed"
+    out.append(
+        f"{verb} {outcome.files} files and {outcome.directories} directories, {size(outcome.bytes)} {freed}"
+        + (f"; {len(outcome.failed)} failed" if outcome.failed else "")
+    )
+    return "\n".join(out) + "\n"
+
+
+def _what(removal: Removal) -> str:
+    return f"{removal.status:<10}" if removal.kind == "file" else f"{removal.status + '/':<10}"
+
+
+def clean_json(outcome: Outcome, unreadable: Sequence[Record], *, dry_run: bool) -> str:
+    doc = {
+        "schema": SCHEMA,
+        "dry_run": dry_run,
+        "removed": [
+            {"path": r.path, "kind": r.kind, "status": r.status, "size": r.size}
+            for r in outcome.removed
+        ],
+        "skipped": [{"path": s.path, "reason": s.reason} for s in outcome.skipped],
+        "failed": [{"path": f.path, "reason": f.reason} for f in outcome.failed],
+        "unreadable": [{"path": r.path, "reason": r.reason} for r in unreadable],
+        "summary": {
+            "files": outcome.files,
+            "directories": outcome.directories,
+            "bytes": outcome.bytes,
+        },
+    }
+    return json.dumps(doc, indent=1) + "\n"

@@ -83,11 +83,14 @@ class Judge:
         self.by_tag = {t.tag: t for t in targets if t.tag}
         self.tagless = {t.python: t for t in targets if not t.tag}
         self._rules: dict[tuple[str | None, int, str], _TagRule] = {}
+        self._targeted: dict[str | None, bool] = {}  # tag -> is it a target's
 
     def cache(self, path: str, name: CacheName, source: str, stat_source: SourceStat) -> Record:
         """A file in ``__pycache__`` or a pycache_prefix tree, named ``STEM.TAG[.opt-N].pyc``."""
         tag, opt = name.tag, name.optimization
-        target = tag is not None and base_tag(tag) in self.by_tag
+        target = self._targeted.get(tag)
+        if target is None:
+            target = self._targeted[tag] = tag is not None and base_tag(tag) in self.by_tag
         try:
             data, head_stat = read_head(path)
         except OSError as exc:

@@ -51,6 +51,7 @@ def is_cache_file_name(name: str) -> bool:
     return name.endswith((".pyc", ".pyo")) or _DEBRIS.search(name) is not None
 
 
+@functools.lru_cache(maxsize=8192)  # __init__, utils, ...: names repeat across directories
 def parse_cache_name(name: str) -> CacheName | None:
     """Parse ``STEM.TAG[.opt-N].pyc`` (and ``.pyo``, debris); None if not a cache name at all."""
     if name.endswith(".pyc") and "-pytest-" not in name:
@@ -121,6 +122,8 @@ def base_tag(tag: str) -> str:
 
 
 _MAGIC_INFO = {magic: MagicInfo(*entry) for magic, entry in MAGIC_TABLE.items()}
+_SIXTEEN_BYTE_MAGICS = frozenset(m for m, info in _MAGIC_INFO.items() if info.header_size == 16)
+_PEP552 = struct.Struct("<H2sIII")
 
 
 def magic_info(magic: int) -> MagicInfo | None:
@@ -134,6 +137,10 @@ def parse_header(data: bytes, file_size: int) -> tuple[Header | None, str]:
     that ends right after its header (no code object) is caught too. Unknown magic numbers
     give a header with the newest layout their range allows and reason "unknown".
     """
+    if len(data) == 16 and file_size > 16:  # the usual 3.7+ timestamp pyc, in one unpack
+        magic, marker, flags, mtime, source_size = _PEP552.unpack(data)
+        if marker == b"\r\n" and flags == 0 and magic in _SIXTEEN_BYTE_MAGICS:
+            return Header(magic, 16, 0, mtime, source_size, None), ""
     if len(data) < 4:
         return None, f"only {len(data)} bytes: shorter than a magic number"
     if data[2:4] != b"\r\n":

@@ -116,6 +116,39 @@ def record_json(record: Record) -> dict[str, Any]:
     return data
 
 
+_encode = json.encoder.encode_basestring_ascii  # what json.dumps uses for str by default
+_MIDDLES: dict[tuple[Any, ...], str] = {}
+
+
+def record_json_text(record: Record) -> str:
+    """``json.dumps(record_json(record))``, built by hand: it runs once per cache file.
+
+    The fields that repeat across a tree (tag, python, magic, ...) are encoded once per
+    combination; only the path, source and size are encoded for every record.
+    """
+    key = record[3:10]
+    middle = _MIDDLES.get(key)
+    if middle is None:
+        middle = _MIDDLES[key] = json.dumps(
+            {
+                "tag": record.tag,
+                "python": record.python,
+                "magic": record.magic,
+                "optimization": record.optimization,
+                "invalidation": record.invalidation,
+                "loads": record.loads,
+                "target": record.target,
+            }
+        )[1:-1]
+        if len(_MIDDLES) > 4096:  # bounded: reasons of unusual records can be many
+            _MIDDLES.clear()
+    source = "null" if record.source is None else _encode(record.source)
+    return (
+        f'{{"path": {_encode(record.path)}, "status": "{record.status.value}", "source": {source}, '
+        f'{middle}, "size": {record.size}, "reason": {_encode(record.reason)}}}'
+    )
+
+
 def json_report(
     records: Iterable[Record],
     summary: Summary,
@@ -134,7 +167,7 @@ def json_report(
     first = True
     for record in records:
         summary.add(record)
-        yield ("\n  " if first else ",\n  ") + json.dumps(record_json(record))
+        yield ("\n  " if first else ",\n  ") + record_json_text(record)
         first = False
     tail: dict[str, Any] = {
         "summary": {

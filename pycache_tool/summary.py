@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from typing import NamedTuple
 
 from .pyc import base_tag
 from .records import Record, Status
@@ -12,25 +13,60 @@ class Summary:
     """Counts and bytes by status and by interpreter; keeps only the records that need a look."""
 
     def __init__(self) -> None:
-        self.files: Counter[Status] = Counter()
-        self.bytes: Counter[Status] = Counter()
-        self.interpreter_files: Counter[str] = Counter()
-        self.interpreter_bytes: Counter[str] = Counter()
-        self.targets: set[str] = set()
+        # (status, tag, python, target) -> [files, bytes]: one dict update per record.
+        self._groups: dict[tuple[Status, str | None, str | None, bool], list[int]] = {}
+        self._totals: _Totals | None = None
         self.attention: list[Record] = []
 
     def add(self, record: Record) -> None:
         status = record.status
-        self.files[status] += 1
-        self.bytes[status] += record.size
-        if status not in (Status.GHOST, Status.MISSING):
-            key = interpreter_key(record)
-            self.interpreter_files[key] += 1
-            self.interpreter_bytes[key] += record.size
-            if record.target:
-                self.targets.add(key)
-        if record.needs_attention or record.dangerous or status is Status.UNREADABLE:
+        key = (status, record.tag, record.python, record.target)
+        group = self._groups.get(key)
+        if group is None:
+            group = self._groups[key] = [0, 0]
+        group[0] += 1
+        group[1] += record.size
+        self._totals = None
+        if status is not Status.FRESH and (
+            record.needs_attention or record.dangerous or status is Status.UNREADABLE
+        ):
             self.attention.append(record)
+
+    def _total(self) -> _Totals:
+        if self._totals is None:
+            totals = _Totals(Counter(), Counter(), Counter(), Counter(), set())
+            for (status, tag, python, target), (files, size) in self._groups.items():
+                totals.files[status] += files
+                totals.bytes[status] += size
+                if status in (Status.GHOST, Status.MISSING):
+                    continue
+                key = interpreter_key(tag, python)
+                totals.interpreter_files[key] += files
+                totals.interpreter_bytes[key] += size
+                if target:
+                    totals.targets.add(key)
+            self._totals = totals
+        return self._totals
+
+    @property
+    def files(self) -> Counter[Status]:
+        return self._total().files
+
+    @property
+    def bytes(self) -> Counter[Status]:
+        return self._total().bytes
+
+    @property
+    def interpreter_files(self) -> Counter[str]:
+        return self._total().interpreter_files
+
+    @property
+    def interpreter_bytes(self) -> Counter[str]:
+        return self._total().interpreter_bytes
+
+    @property
+    def targets(self) -> set[str]:
+        return self._total().targets
 
     @property
     def cache_files(self) -> int:
@@ -77,10 +113,18 @@ _RANK = [
 ]
 
 
-def interpreter_key(record: Record) -> str:
+class _Totals(NamedTuple):
+    files: Counter[Status]
+    bytes: Counter[Status]
+    interpreter_files: Counter[str]
+    interpreter_bytes: Counter[str]
+    targets: set[str]
+
+
+def interpreter_key(tag: str | None, python: str | None) -> str:
     """How the by-interpreter table groups a record: its tag, else the Python of its magic."""
-    if record.tag:
-        return base_tag(record.tag)
-    if record.python:
-        return f"python{record.python}" if record.python[0].isdigit() else record.python
+    if tag:
+        return base_tag(tag)
+    if python:
+        return f"python{python}" if python[0].isdigit() else python
     return "(unidentified)"

@@ -40,11 +40,19 @@ _OPEN_FLAGS = (
     | getattr(os, "O_CLOEXEC", 0)
 )
 _MASK32 = 0xFFFFFFFF
+# Reading a header must not dirty the inode: with relatime, the first read of a freshly written
+# pyc updates its atime, a metadata write per file. O_NOATIME needs the file's owner (or root).
+_NOATIME = getattr(os, "O_NOATIME", 0)
 
 
 def read_head(path: str) -> tuple[bytes, os.stat_result]:
     """The first bytes of a regular file and its stat, without following a symlink."""
-    fd = os.open(path, _OPEN_FLAGS)
+    try:
+        fd = os.open(path, _OPEN_FLAGS | _NOATIME)
+    except PermissionError:
+        if not _NOATIME:
+            raise
+        fd = os.open(path, _OPEN_FLAGS)  # not ours: read it the ordinary way
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):

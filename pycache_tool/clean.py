@@ -13,8 +13,9 @@ import stat
 from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 
+from .interpreters import Interpreter
 from .records import Record, Status
-from .walk import PYCACHE
+from .walk import PYCACHE, VCS_DIRS
 
 # Category -> the statuses it removes. "foreign" and "ghosts" are chosen differently.
 CATEGORIES: dict[str, frozenset[Status]] = {
@@ -93,18 +94,85 @@ class Area:
             return "outside the scanned paths"
         root, real = found
         rel = path[len(root.rstrip(os.sep)) + 1 :]
-        if ".git" in rel.split(os.sep)[:-1]:
-            return "inside .git"
+        vcs = _vcs_dir(path)
+        if vcs:
+            return f"inside {vcs}"
         parent = os.path.dirname(path)
         expected = os.path.join(real, os.path.dirname(rel)) if os.path.dirname(rel) else real
         if os.path.realpath(parent) != expected:
             return "a directory on its path is now a symlink"
         return None
 
+    def open_parent(self, path: str) -> tuple[int | None, str | None]:
+        """(descriptor, None) of the directory holding ``path``, reached from the real root
+        one component at a time, never through a symlink; or (None, why not)."""
+        found = self.root_of(path)
+        if found is None:
+            return None, "outside the scanned paths"
+        vcs = _vcs_dir(path)
+        if vcs:
+            return None, f"inside {vcs}"
+        root, real = found
+        parts = path[len(root.rstrip(os.sep)) + 1 :].split(os.sep)[:-1]
+        try:
+            fd = os.open(real, _DIR_FLAGS)
+        except OSError as exc:
+            return None, exc.strerror or str(exc)
+        for part in parts:
+            try:
+                child = os.open(part, _DIR_FLAGS, dir_fd=fd)
+            except OSError as exc:
+                problem = _open_problem(part, fd, exc)
+                os.close(fd)
+                return None, problem
+            os.close(fd)
+            fd = child
+        return fd, None
 
-def plan(records: Iterable[Record], categories: Iterable[str], area: Area) -> Plan:
-    """The removals for ``categories`` (none: every cache file except sourceless ones)."""
+
+_DIR_FLAGS = (
+    os.O_RDONLY
+    | getattr(os, "O_DIRECTORY", 0)
+    | getattr(os, "O_NOFOLLOW", 0)
+    | getattr(os, "O_CLOEXEC", 0)
+)
+# Removal by name inside a directory descriptor: no symlink on the path can redirect it.
+_AT = (
+    hasattr(os, "O_DIRECTORY")
+    and hasattr(os, "O_NOFOLLOW")
+    and {os.open, os.stat, os.unlink, os.rmdir} <= os.supports_dir_fd
+)
+
+
+def _open_problem(name: str, dir_fd: int, exc: OSError) -> str:
+    if exc.errno == errno.ENOENT:
+        return _GONE
+    if exc.errno in (errno.ELOOP, errno.ENOTDIR):
+        try:
+            st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+        except OSError:
+            return _GONE
+        if stat.S_ISLNK(st.st_mode):
+            return "a directory on its path is now a symlink"
+        return "a directory on its path is not a directory any more"
+    return exc.strerror or str(exc)
+
+
+def plan(
+    records: Iterable[Record],
+    categories: Iterable[str],
+    area: Area,
+    *,
+    targets: Iterable[Interpreter] | None = None,
+) -> Plan:
+    """The removals for ``categories`` (none: every cache file except sourceless ones).
+
+    ``targets`` decide "foreign" for files outside ``__pycache__``, which carry no tag: such a
+    file is foreign when the Python its magic names is not a target (without ``targets``, the
+    records' own ``target`` field decides, which counts only tagless, Python 2 style targets).
+    """
     chosen = set(categories)
+    pythons = None if targets is None else frozenset(t.python for t in targets)
     unknown = chosen - set(CATEGORIES)
     if unknown:
         raise ValueError(f"unknown categories: {sorted(unknown)}")
@@ -118,12 +186,12 @@ def plan(records: Iterable[Record], categories: Iterable[str], area: Area) -> Pl
         if status is Status.UNREADABLE:
             unreadable.append(record)
         elif status is Status.GHOST:
-            if "ghosts" in chosen:
+            if "ghosts" in chosen and area.root_of(record.path) and not _vcs_dir(record.path):
                 ghosts.append(record.path)
         elif status is Status.MISSING or record.stamp is None or not _may_delete(record, area):
             continue
         elif status in statuses or (
-            "foreign" in chosen and not record.target and status is not Status.SOURCELESS
+            "foreign" in chosen and status is not Status.SOURCELESS and _foreign(record, pythons)
         ):
             files.append(record)
         elif "ghosts" in chosen and status is not Status.SOURCELESS:
@@ -142,9 +210,22 @@ def plan(records: Iterable[Record], categories: Iterable[str], area: Area) -> Pl
     return Plan(removals, unreadable)
 
 
+def _foreign(record: Record, pythons: frozenset[str] | None) -> bool:
+    """Written for an interpreter that is not a target: by its tag, or else by its magic."""
+    if record.tag is not None or pythons is None:
+        return not record.target
+    return record.python is not None and record.python not in pythons
+
+
+def _vcs_dir(path: str) -> str | None:
+    """Never inside a repository's own directory, even one named as a PATH."""
+    vcs = VCS_DIRS.intersection(path.split(os.sep)[:-1])
+    return min(vcs) if vcs else None
+
+
 def _may_delete(record: Record, area: Area) -> bool:
     """Outside __pycache__ and the prefix tree, only files whose header has a known magic."""
-    if area.root_of(record.path) is None:
+    if area.root_of(record.path) is None or _vcs_dir(record.path):
         return False
     parent = os.path.basename(os.path.dirname(record.path))
     return parent == PYCACHE or area.in_prefix(record.path) or record.python is not None
@@ -152,81 +233,135 @@ def _may_delete(record: Record, area: Area) -> bool:
 
 def _emptied_pycache_dirs(planned: set[str]) -> dict[str, str]:
     """__pycache__ directories whose every entry is planned for removal."""
+    by_directory: dict[str, set[str]] = {}
+    for path in planned:
+        directory, _, name = path.rpartition(os.sep)
+        if directory.endswith(_PYCACHE_TAIL):
+            by_directory.setdefault(directory, set()).add(name)
     found: dict[str, str] = {}
-    for directory in {os.path.dirname(p) for p in planned}:
-        if os.path.basename(directory) != PYCACHE:
-            continue
+    for directory, names in by_directory.items():
         try:
-            names = os.listdir(directory)
+            present = os.listdir(directory)
         except OSError:
             continue
-        if all(os.path.join(directory, name) in planned for name in names):
+        if names.issuperset(present):
             found[directory] = PYCACHE
     return found
 
 
+_PYCACHE_TAIL = os.sep + PYCACHE
+
+
 def _emptied_ghost_dirs(ghost: str, gone: set[str]) -> dict[str, str]:
-    """Directories in a ghost that hold nothing once ``gone`` is removed (post-order)."""
+    """Directories in a ghost that hold nothing once ``gone`` is removed (post-order).
+
+    The walker's definition, re-checked on disk: a ``__pycache__`` goes when every entry in it
+    is planned (a subdirectory or any other file keeps it); any other directory goes only when
+    it holds nothing but such ``__pycache__`` directories and such directories, at least one.
+    """
     found: dict[str, str] = {}
 
-    def empties(directory: str) -> bool:
+    def empties(directory: str, is_pycache: bool) -> bool:
         try:
             with os.scandir(directory) as it:
                 entries = list(it)
         except OSError:
             return False
-        result = True
+        holds_cache = is_pycache
         for entry in entries:
             if entry.path in gone:
+                holds_cache = True
                 continue
-            if entry.is_dir(follow_symlinks=False) and empties(entry.path):
-                continue
-            result = False
-        if result and directory not in gone:
-            found[directory] = PYCACHE if os.path.basename(directory) == PYCACHE else "ghost"
-        return result
+            if is_pycache or not entry.is_dir(follow_symlinks=False):
+                return False
+            if not empties(entry.path, entry.name == PYCACHE):
+                return False
+            holds_cache = True
+        if not holds_cache:
+            return False
+        if directory not in gone:
+            found[directory] = PYCACHE if is_pycache else "ghost"
+        return True
 
-    empties(ghost)
+    empties(ghost, False)
     return found
 
 
 def carry_out(the_plan: Plan, area: Area, *, dry_run: bool) -> Outcome:
-    """Remove what the plan lists, re-checking each item first; with ``dry_run``, only check."""
+    """Remove what the plan lists, re-checking each item first; with ``dry_run``, only check.
+
+    Each item is checked and removed by name inside a descriptor of its directory, opened from
+    the real root without following symlinks, so nothing is ever removed through a link. A
+    directory that still holds something the run did not remove (skipped or failed) is
+    skipped without trying, in a dry run as in a real one.
+    """
     removed: list[Removal] = []
     skipped: list[Skip] = []
     failed: list[Skip] = []
-    for removal in the_plan.removals:
-        problem = area.why_not(removal.path)
-        if problem is None:
-            problem = _changed(removal)
-        if problem is not None:
-            skipped.append(Skip(removal.path, problem))
-            continue
-        if dry_run:
-            removed.append(removal)
-            continue
-        try:
-            if removal.kind == "file":
-                os.unlink(removal.path)
+    kept: set[str] = set()  # directories holding something that stays
+    parent: tuple[str, int | None, str | None] | None = None  # (path, descriptor, problem)
+
+    def keep(path: str) -> None:
+        up = os.path.dirname(path)
+        while up not in kept and up != os.path.dirname(up):
+            kept.add(up)
+            up = os.path.dirname(up)
+
+    try:
+        for removal in the_plan.removals:
+            problem: str | None = None
+            fd: int | None = None
+            if removal.kind == "directory" and removal.path in kept:
+                problem = "still holds what was not removed"
+            elif _AT:
+                directory = os.path.dirname(removal.path)
+                if parent is None or parent[0] != directory:
+                    if parent is not None and parent[1] is not None:
+                        os.close(parent[1])
+                    parent = (directory, *area.open_parent(removal.path))
+                fd, problem = parent[1], parent[2]
             else:
-                os.rmdir(removal.path)
-        except FileNotFoundError:
-            skipped.append(Skip(removal.path, "already gone"))
-        except OSError as exc:
-            if exc.errno in (errno.ENOTEMPTY, errno.EEXIST):
-                skipped.append(Skip(removal.path, "not empty any more"))
+                problem = area.why_not(removal.path)
+            name = os.path.basename(removal.path) if fd is not None else removal.path
+            if problem is None:
+                problem = _changed(removal, name, fd)
+            if problem is not None:
+                skipped.append(Skip(removal.path, problem))
+                if problem != _GONE:
+                    keep(removal.path)
+                continue
+            if dry_run:
+                removed.append(removal)
+                continue
+            try:
+                if removal.kind == "file":
+                    os.unlink(name, dir_fd=fd)
+                else:
+                    os.rmdir(name, dir_fd=fd)
+            except FileNotFoundError:
+                skipped.append(Skip(removal.path, _GONE))
+            except OSError as exc:
+                if exc.errno in (errno.ENOTEMPTY, errno.EEXIST):
+                    skipped.append(Skip(removal.path, "not empty any more"))
+                else:
+                    failed.append(Skip(removal.path, exc.strerror or str(exc)))
+                keep(removal.path)
             else:
-                failed.append(Skip(removal.path, exc.strerror or str(exc)))
-        else:
-            removed.append(removal)
+                removed.append(removal)
+    finally:
+        if parent is not None and parent[1] is not None:
+            os.close(parent[1])
     return Outcome(removed, skipped, failed)
 
 
-def _changed(removal: Removal) -> str | None:
+_GONE = "already gone"
+
+
+def _changed(removal: Removal, name: str, dir_fd: int | None) -> str | None:
     try:
-        st = os.lstat(removal.path)
+        st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
     except FileNotFoundError:
-        return "already gone"
+        return _GONE
     except OSError as exc:
         return exc.strerror or str(exc)
     if removal.kind == "directory":

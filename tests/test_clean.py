@@ -1,0 +1,380 @@
+"""`pycache-tool clean`: categories, emptied directories, dry run vs real run, prefix trees."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pycache_tool import Status, scan
+from pycache_tool.clean import Area, carry_out, plan
+from pycache_tool.cli import main
+from tests.cleantrees import (
+    FOREIGN_TAG,
+    TAG,
+    assert_removed,
+    compile_here,
+    foreign_copy,
+    mixed_tree,
+    size_in,
+    snapshot,
+)
+from tests.conftest import write
+
+
+def clean(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(["clean", *args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def clean_json(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict[str, Any]]:
+    code, out, err = clean(capsys, "--format", "json", *args)
+    assert out, err
+    return code, json.loads(out)
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> tuple[Path, dict[str, Path]]:
+    root = tmp_path / "proj"
+    return root, mixed_tree(root)
+
+
+def pycache(p: dict[str, Path], name: str) -> Path:
+    return p[name].parent
+
+
+# What each category removes from mixed_tree (files by name, then directories).
+EVERY_CACHE = ["fresh", "foreign", "stale", "orphan", "corrupt", "debris", "legacy"]
+GHOST_CACHES = ["old/mod.py", "old/sub/deep.py"]
+EXPECTED: dict[str, list[str]] = {
+    "stale": ["stale"],
+    "orphans": ["orphan", *GHOST_CACHES, "dir:old/mod.py", "dir:old/sub/deep.py"],
+    "legacy": ["legacy"],
+    "corrupt": ["corrupt", "debris"],
+    "foreign": ["foreign"],
+    "ghosts": [*GHOST_CACHES, "dir:old/mod.py", "dir:old/sub/deep.py", "old/sub", "old"],
+    "sourceless": ["sourceless"],
+}
+
+
+def resolve(root: Path, p: dict[str, Path], names: list[str]) -> set[Path]:
+    out: set[Path] = set()
+    for name in names:
+        if name.startswith("dir:"):
+            out.add(pycache(p, name[4:]))
+        elif name in p:
+            out.add(p[name])
+        else:
+            out.add(root / name)
+    return out
+
+
+@pytest.mark.parametrize("category", sorted(EXPECTED))
+def test_each_category_removes_exactly_its_files(
+    tree: tuple[Path, dict[str, Path]], category: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root, p = tree
+    before = snapshot(root)
+    code, out, err = clean(capsys, f"--{category}", str(root))
+    assert code == 0, err
+    assert_removed(before, snapshot(root), resolve(root, p, EXPECTED[category]))
+
+
+def test_no_category_removes_every_cache_file_but_never_sourceless(
+    tree: tuple[Path, dict[str, Path]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    root, p = tree
+    before = snapshot(root)
+    code, out, err = clean(capsys, str(root))
+    assert code == 0, err
+    expected = resolve(
+        root, p, [*EVERY_CACHE, *GHOST_CACHES, "dir:fresh", "dir:old/mod.py", "dir:old/sub/deep.py"]
+    )
+    assert_removed(before, snapshot(root), expected)
+    assert p["sourceless"].exists() and p["fresh.py"].exists()
+
+
+def test_every_category_but_sourceless_never_implies_it(
+    tree: tuple[Path, dict[str, Path]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    root, p = tree
+    before = snapshot(root)
+    flags = [f"--{c}" for c in EXPECTED if c != "sourceless"]
+    assert clean(capsys, *flags, str(root))[0] == 0
+    expected = set().union(*(resolve(root, p, EXPECTED[c]) for c in EXPECTED if c != "sourceless"))
+    assert_removed(before, snapshot(root), expected)
+    assert p["sourceless"].exists()
+    # Named, it goes (and only it).
+    before = snapshot(root)
+    assert clean(capsys, "--sourceless", str(root))[0] == 0
+    assert_removed(before, snapshot(root), [p["sourceless"]])
+
+
+def test_categories_combine_as_a_union(
+    tree: tuple[Path, dict[str, Path]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    root, p = tree
+    before = snapshot(root)
+    assert clean(capsys, "--stale", "--orphans", str(root))[0] == 0
+    assert_removed(
+        before, snapshot(root), resolve(root, p, EXPECTED["stale"] + EXPECTED["orphans"])
+    )
+
+
+def test_foreign_follows_the_targets(
+    tree: tuple[Path, dict[str, Path]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    root, p = tree
+    # --python naming the running interpreter: the same targets as the default.
+    _, doc = clean_json(capsys, "--foreign", "--dry-run", "--python", sys.executable, str(root))
+    assert [r["path"] for r in doc["removed"]] == [str(p["foreign"])]
+    # Both tags are targets: nothing is foreign.
+    _, doc = clean_json(capsys, "--foreign", "-n", "--tag", FOREIGN_TAG, "--tag", TAG, str(root))
+    assert doc["removed"] == []
+    # Only 3.8 is a target: every cache of this interpreter is foreign, whatever its status;
+    # the 3.8 cache stays, so its __pycache__ does too; sourceless code is never foreign.
+    before = snapshot(root)
+    code, out, err = clean(capsys, "--foreign", "--tag", FOREIGN_TAG, str(root))
+    assert code == 0, err
+    expected = resolve(
+        root,
+        p,
+        ["fresh", "stale", "orphan", "corrupt", "debris", "legacy", *GHOST_CACHES]
+        + ["dir:old/mod.py", "dir:old/sub/deep.py"],
+    )
+    assert_removed(before, snapshot(root), expected)
+
+
+def test_ghosts_are_removed_with_their_caches_but_not_their_parent(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = tmp_path / "proj"
+    write(root / "keep.py", "K = 1\n")
+    compile_here(root / "keep.py")
+    gone = write(root / "pkg" / "gone" / "m.py", "M = 1\n")
+    compile_here(gone)
+    gone.unlink()
+    (root / "pkg" / "live.py").write_text("L = 1\n")  # pkg itself is not a ghost
+    before = snapshot(root)
+    code, out, err = clean(capsys, "--ghosts", str(root))
+    assert code == 0, err
+    ghost = root / "pkg" / "gone"
+    expected = {ghost, ghost / "__pycache__", ghost / "__pycache__" / f"m.{TAG}.pyc"}
+    assert_removed(before, snapshot(root), expected)
+    assert "ghost/" in out and "removed 1 files and 2 directories" in out
+
+
+def test_pycache_dirs_left_empty_are_removed_others_stay(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = tmp_path / "proj"
+    a = write(root / "a" / "m.py", "M = 1\n", mtime=1_600_000_000)
+    compile_here(a)
+    write(a, "M = 22\n", mtime=1_600_000_100)  # stale
+    b = write(root / "b" / "m.py", "M = 1\n", mtime=1_600_000_000)
+    compile_here(b)
+    write(b, "M = 22\n", mtime=1_600_000_100)
+    compile_here(write(root / "b" / "n.py", "N = 1\n"))  # fresh: b/__pycache__ stays
+    empty_already = root / "c" / "__pycache__"
+    empty_already.mkdir(parents=True)  # nothing was removed from it: not clean's business
+    before = snapshot(root)
+    assert clean(capsys, "--stale", str(root))[0] == 0
+    assert_removed(
+        before, snapshot(root), {a.parent / "__pycache__", compile_target(a), compile_target(b)}
+    )
+
+
+def compile_target(source: Path) -> Path:
+    return source.parent / "__pycache__" / f"{source.stem}.{TAG}.pyc"
+
+
+@pytest.mark.parametrize("args", [[], ["--stale", "--orphans", "--ghosts"], ["--corrupt"]])
+def test_dry_run_json_is_exactly_the_real_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str]
+) -> None:
+    root = tmp_path / "proj"
+    mixed_tree(root)
+    before = snapshot(root)
+    code, planned = clean_json(capsys, "--dry-run", *args, str(root))
+    assert code == 0
+    assert planned["dry_run"] is True
+    assert snapshot(root) == before  # a dry run touches nothing
+    code, done = clean_json(capsys, *args, str(root))
+    assert code == 0
+    assert done["dry_run"] is False
+    assert planned["removed"] == done["removed"]
+    assert planned["summary"] == done["summary"]
+    assert planned["removed"], "the plan should not be empty"
+    assert done["skipped"] == done["failed"] == done["unreadable"] == []
+    gone = {r["path"] for r in done["removed"]}
+    assert_removed(before, snapshot(root), gone)
+    assert done["summary"]["files"] == sum(1 for r in done["removed"] if r["kind"] == "file")
+    assert done["summary"]["directories"] == sum(
+        1 for r in done["removed"] if r["kind"] == "directory"
+    )
+    assert done["summary"]["bytes"] == sum(
+        size_in(before, r["path"]) for r in done["removed"] if r["kind"] == "file"
+    )
+
+
+def test_dry_run_text_is_exactly_the_real_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "proj"
+    p = mixed_tree(root)
+    monkeypatch.chdir(root)
+    before = snapshot(root)
+    code, planned, _ = clean(capsys, "--dry-run", "--ghosts", "--stale", ".")
+    assert code == 0 and snapshot(root) == before
+    code, done, _ = clean(capsys, "--ghosts", "--stale", ".")
+    assert code == 0
+    would = planned.splitlines()
+    did = done.splitlines()
+    assert [line.replace("would remove", "removed", 1) for line in would[:-1]] == did[:-1]
+    assert all(line.startswith("would remove ") for line in would[:-1])
+    freed = sum(size_in(before, p[n]) for n in ["stale", *GHOST_CACHES])
+    assert did[-1] == f"removed 3 files and 4 directories, {freed} B freed"
+    assert would[-1] == f"would remove 3 files and 4 directories, {freed} B would be freed"
+    assert f"removed stale      pkg/__pycache__/stale.{TAG}.pyc" in did
+    assert "removed ghost/     old" in did
+
+
+def test_real_run_reports_what_it_removed(
+    tree: tuple[Path, dict[str, Path]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    root, p = tree
+    before = snapshot(root)
+    code, out, _ = clean(capsys, "--stale", "--orphans", str(root))
+    assert code == 0
+    lines = out.splitlines()
+    assert any(
+        line.endswith(f"stale.{TAG}.pyc") and line.startswith("removed stale") for line in lines
+    )
+    assert any(
+        line.startswith("removed orphan") and line.endswith(f"gone.{TAG}.pyc") for line in lines
+    )
+    freed = sum(size_in(before, p[n]) for n in ["stale", "orphan", *GHOST_CACHES])
+    assert lines[-1] == f"removed 4 files and 2 directories, {freed} B freed"
+    # --quiet: the totals only.
+    code, out, _ = clean(capsys, "--quiet", str(root))
+    assert code == 0
+    assert len(out.splitlines()) == 1 and out.startswith("removed 5 files and 1 directories")
+
+
+def test_nothing_to_do(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write(tmp_path / "m.py", "M = 1\n")
+    code, out, _ = clean(capsys, str(tmp_path))
+    assert code == 0
+    assert out == "removed 0 files and 0 directories, 0 B freed\n"
+
+
+def test_library_plan_and_carry_out(tree: tuple[Path, dict[str, Path]]) -> None:
+    root, p = tree
+    records = list(scan([root]))
+    area = Area([str(root)], None)
+    the_plan = plan(records, ["stale", "orphans"], area)
+    assert not the_plan.unreadable
+    files = [r.path for r in the_plan.removals if r.kind == "file"]
+    dirs = [r.path for r in the_plan.removals if r.kind == "directory"]
+    # Files first, then directories, deepest first.
+    assert the_plan.removals[: len(files)] == [r for r in the_plan.removals if r.kind == "file"]
+    assert dirs == sorted(dirs, key=lambda d: -d.count(os.sep))
+    dry = carry_out(the_plan, area, dry_run=True)
+    assert [r.path for r in dry.removed] == files + dirs
+    assert all(Path(f).exists() for f in files)
+    done = carry_out(the_plan, area, dry_run=False)
+    assert done.removed == dry.removed and not done.skipped and not done.failed
+    assert done.bytes == dry.bytes > 0
+    assert not any(Path(f).exists() for f in files)
+    with pytest.raises(ValueError):
+        plan(records, ["stail"], area)
+    assert p["fresh"].exists()
+
+
+def test_missing_records_are_never_removed(tmp_path: Path) -> None:
+    write(tmp_path / "m.py", "M = 1\n")
+    records = list(scan([tmp_path], require_fresh=True))
+    assert [r.status for r in records] == [Status.MISSING]
+    assert plan(records, [], Area([str(tmp_path)], None)).removals == []
+
+
+def prefix_tree(tmp_path: Path) -> tuple[Path, Path, dict[str, Path]]:
+    prefix = tmp_path / "prefix"
+    root = tmp_path / "src"
+    kept = write(root / "pkg" / "kept.py", "K = 1\n")
+    gone = write(root / "pkg" / "gone.py", "G = 1\n")
+    mirror = prefix / str(root).lstrip(os.sep) / "pkg"
+    p = {
+        "fresh": compile_here(kept, cfile=mirror / f"kept.{TAG}.pyc"),
+        "orphan": compile_here(gone, cfile=mirror / f"gone.{TAG}.pyc"),
+    }
+    gone.unlink()
+    # Another project's mirror in the same prefix: not ours to touch.
+    other = write(tmp_path / "other" / "o.py", "O = 1\n")
+    p["other"] = compile_here(
+        other, cfile=prefix / str(other.parent).lstrip(os.sep) / f"o.{TAG}.pyc"
+    )
+    other.unlink()
+    return prefix, root, p
+
+
+def test_pycache_prefix_option(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    prefix, root, p = prefix_tree(tmp_path)
+    before = snapshot(tmp_path)
+    code, out, err = clean(capsys, "--orphans", "--pycache-prefix", str(prefix), str(root))
+    assert code == 0, err
+    assert_removed(before, snapshot(tmp_path), [p["orphan"]])
+    code, out, err = clean(capsys, "--pycache-prefix", str(prefix), str(root))
+    assert code == 0, err
+    # The mirror's directories are not __pycache__ directories: they stay, empty.
+    assert_removed(before, snapshot(tmp_path), [p["orphan"], p["fresh"]])
+    assert p["other"].exists()
+
+
+def test_pycache_prefix_from_the_environment(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    prefix, root, p = prefix_tree(tmp_path)
+    monkeypatch.setenv("PYTHONPYCACHEPREFIX", str(prefix))
+    before = snapshot(tmp_path)
+    code, doc = clean_json(capsys, "--dry-run", str(root))
+    assert code == 0
+    assert sorted(r["path"] for r in doc["removed"]) == sorted([str(p["fresh"]), str(p["orphan"])])
+    code, out, err = clean(capsys, "--orphans", str(root))
+    assert code == 0, err
+    assert_removed(before, snapshot(tmp_path), [p["orphan"]])
+
+
+def test_pycache_prefix_inside_the_tree(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    prefix, root, p = prefix_tree(tmp_path)
+    inner = root / ".pycache"
+    shutil.copytree(prefix, inner)
+    mirror = inner / str(root).lstrip(os.sep) / "pkg"
+    before = snapshot(tmp_path)
+    code, out, err = clean(capsys, "--orphans", "--pycache-prefix", str(inner), str(root))
+    assert code == 0, err
+    assert_removed(before, snapshot(tmp_path), [mirror / f"gone.{TAG}.pyc"])
+
+
+def test_foreign_copy_is_judged_as_foreign(tmp_path: Path) -> None:
+    pyc = compile_here(write(tmp_path / "m.py", "M = 1\n"))
+    foreign = foreign_copy(pyc, f"m.{FOREIGN_TAG}.pyc")
+    by_path = {r.path: r for r in scan([tmp_path])}
+    record = by_path[str(foreign)]
+    assert record.python == "3.8" and record.status is Status.FRESH and not record.target
+
+
+def test_reading_headers_leaves_access_times_alone(tmp_path: Path) -> None:
+    """With relatime, a plain read of a fresh pyc (atime <= mtime) writes its inode."""
+    pyc = compile_here(write(tmp_path / "m.py", "M = 1\n"))
+    st = pyc.stat()
+    os.utime(pyc, ns=(st.st_mtime_ns - 10**9, st.st_mtime_ns))
+    before = pyc.stat().st_atime_ns
+    assert [r.status for r in scan([tmp_path])] == [Status.FRESH]
+    assert pyc.stat().st_atime_ns == before

@@ -29,7 +29,14 @@ pytest: $(STAMP)
 
 test: lint pytest
 
-bench: precompile
+BENCH_STAMP := $(VENV)/.bench-installed
+
+# The peers the benchmark compares against (pyclean), from the `bench` extra.
+$(BENCH_STAMP): pyproject.toml $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	touch $(BENCH_STAMP)
+
+bench: precompile $(BENCH_STAMP)
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 clean-venv:

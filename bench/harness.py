@@ -30,6 +30,20 @@ class Measure:
     ok_codes: frozenset[int] = frozenset({0})
     env: Mapping[str, str] | None = None
     cwd: str | None = None
+    # Run before every run of the command (warm-up included) and never timed: e.g. restore
+    # the tree that the command destroys.
+    prepare: Callable[[], None] | None = None
+
+
+@dataclass(frozen=True)
+class Derived:
+    """A row computed per round as ``minuend - subtrahend``: pairs out a shared cost (an
+    installer's unpacking, to leave its compile share). Checks can refer to its key."""
+
+    key: str
+    label: str
+    minuend: str
+    subtrahend: str
 
 
 @dataclass(frozen=True)
@@ -57,6 +71,7 @@ class Section:
     measures: Sequence[Measure]
     checks: Sequence[Check] = ()
     notes: Sequence[str] = ()  # printed under the title
+    derived: Sequence[Derived] = ()  # rows computed from the measures' times, per round
     per_item: tuple[int, str] | None = None  # (count, unit): adds a "us/unit" column
     # Given the warm-up runs' stdout by measure key: lines to print, e.g. what each saw.
     inspect: Callable[[Mapping[str, bytes]], list[str]] | None = None
@@ -92,6 +107,8 @@ def section(name: str) -> Callable[[SectionFactory], SectionFactory]:
 def run_once(measure: Measure, *, capture: bool = False) -> tuple[float, bytes]:
     """Run the command once: (wall seconds, stdout if captured). Raises on a bad exit code."""
     stdout = subprocess.PIPE if capture else subprocess.DEVNULL
+    if measure.prepare is not None:
+        measure.prepare()
     start = time.perf_counter()
     done = subprocess.run(
         measure.argv,
@@ -158,6 +175,9 @@ def run_section(
         for measure in measures[shift:] + measures[:shift]:
             result.times[measure.key].append(timeit(measure))
         progress(f"round {n + 1}/{repeat} done")
+    for derived in sec.derived:
+        pairs = zip(result.times[derived.minuend], result.times[derived.subtrahend])
+        result.times[derived.key] = [a - b for a, b in pairs]
     return result
 
 
@@ -171,15 +191,16 @@ def report(result: Result) -> str:
     out += [f"   {line}" for line in result.inspected]
     out.append(f"   {result.rounds} timed rounds after one warm-up run of each; medians")
     out.append("")
-    width = max(len(m.label) for m in sec.measures)
+    rows = [(m.key, m.label) for m in sec.measures] + [(d.key, d.label) for d in sec.derived]
+    width = max(len(label) for _, label in rows)
     unit = f"us/{sec.per_item[1]}" if sec.per_item else ""
     out.append(f"  {'command':<{width}}  {'median':>9}  {'min':>9}  {'max':>9}  {unit:>9}".rstrip())
-    for measure in sec.measures:
-        times = result.times[measure.key]
-        med = result.median(measure.key)
+    for key, label in rows:
+        times = result.times[key]
+        med = result.median(key)
         per = f"{med * 1e6 / sec.per_item[0]:9.1f}" if sec.per_item and sec.per_item[0] else ""
         out.append(
-            f"  {measure.label:<{width}}  {seconds(med):>9}  {seconds(min(times)):>9}"
+            f"  {label:<{width}}  {seconds(med):>9}  {seconds(min(times)):>9}"
             f"  {seconds(max(times)):>9}  {per}".rstrip()
         )
     if sec.checks:

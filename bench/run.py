@@ -23,6 +23,8 @@ from collections.abc import Sequence
 BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(BENCH_DIR)
 
+import cleaning  # noqa: E402, F401 - registers its section
+import compile_bench  # noqa: E402, F401 - registers its sections
 import corpus  # noqa: E402 - the bench modules sit beside this script
 import fresh  # noqa: E402, F401 - registers its section
 from harness import SECTIONS, BenchError, Context, report, run_section  # noqa: E402

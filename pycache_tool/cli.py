@@ -1,6 +1,8 @@
-"""The command line: parses options, runs the core, prints, and exits. Nothing else prints."""
+"""The command line: parses options, runs the core, prints, and exits. Nothing else prints.
 
-from __future__ import annotations
+No ``from __future__ import annotations`` here: typer reads the annotations at run time, and
+the typer releases that still support Python 3.9 drop ``Annotated`` metadata from string ones.
+"""
 
 import enum
 import os
@@ -147,7 +149,7 @@ def audit(
         ):
             sys.stdout.write(chunk)
     else:
-        every: list[Record] | None = [] if verbose else None
+        every: Optional[list[Record]] = [] if verbose else None
         for record in scan:
             summary.add(record)
             if every is not None:
@@ -234,7 +236,7 @@ def clean(
     }
     scan = make_scan(paths, python, tag, exclude, no_ignore, pycache_prefix)
     area = Area(scan.roots, scan.pycache_prefix)
-    the_plan = plan(scan, [name for name, on in flags.items() if on], area)
+    the_plan = plan(scan, [name for name, on in flags.items() if on], area, targets=scan.targets)
     outcome = carry_out(the_plan, area, dry_run=dry_run)
     if output is OutputFormat.json:
         sys.stdout.write(clean_json(outcome, the_plan.unreadable, dry_run=dry_run))
@@ -247,13 +249,210 @@ def clean(
         raise typer.Exit(int(ExitCode.INCOMPLETE))
 
 
+class InvalidationMode(str, enum.Enum):
+    timestamp = "timestamp"
+    checked_hash = "checked-hash"
+    unchecked_hash = "unchecked-hash"
+
+
+COMPILE_EXIT_CODES = """\b
+Exit codes: 0 ok; 1 some sources failed to compile (syntax or encoding errors, listed as
+path:line:col: message); 2 usage error; 3 not everything could be done (I/O errors, a
+worker that died or hung, unreadable directories); 130 interrupted."""
+
+
+CompilePathsArg = Annotated[
+    Optional[list[str]],
+    typer.Argument(
+        metavar="PATHS",
+        help="Directories to compile (default: ., unless --site-packages or --stdlib).",
+        show_default=False,
+    ),
+]
+CompilePythonOpt = Annotated[
+    Optional[list[str]],
+    typer.Option(
+        "--python",
+        metavar="EXE",
+        help="Target interpreter, CPython 3.8+ or PyPy (repeatable; default: this one).",
+    ),
+]
+SitePackagesOpt = Annotated[
+    bool, typer.Option("--site-packages", help="Also compile each target's site-packages.")
+]
+StdlibOpt = Annotated[
+    bool, typer.Option("--stdlib", help="Also compile each target's standard library.")
+]
+OptimizeOpt = Annotated[
+    Optional[list[int]],
+    typer.Option(
+        "-O",
+        "--optimize",
+        metavar="LEVEL",
+        help="Optimization level 0, 1 or 2 (repeatable; default: the target's own).",
+    ),
+]
+InvalidationModeOpt = Annotated[
+    Optional[InvalidationMode],
+    typer.Option(
+        "--invalidation-mode",
+        help="Default: checked-hash if SOURCE_DATE_EPOCH is set, else timestamp.",
+        show_default=False,
+    ),
+]
+JobsOpt = Annotated[
+    Optional[int],
+    typer.Option(
+        "--jobs", "-j", metavar="N", help="Worker processes per target (default: the CPUs)."
+    ),
+]
+ForceOpt = Annotated[
+    bool, typer.Option("--force", "-f", help="Rewrite every cache, fresh ones too.")
+]
+StripPrefixOpt = Annotated[
+    Optional[str],
+    typer.Option(
+        "--strip-prefix",
+        metavar="DIR",
+        help="Remove this directory from the path written into the code objects.",
+    ),
+]
+PrependPrefixOpt = Annotated[
+    Optional[str],
+    typer.Option(
+        "--prepend-prefix",
+        metavar="DIR",
+        help="Put this directory in front of the path written into the code objects.",
+    ),
+]
+PycachePrefixOpt = Annotated[
+    Optional[str],
+    typer.Option(
+        "--pycache-prefix",
+        metavar="DIR",
+        help="Write caches into this pycache_prefix tree (default: the target's setting).",
+    ),
+]
+TimeoutOpt = Annotated[
+    float,
+    typer.Option(
+        "--timeout",
+        metavar="SECONDS",
+        help="Kill a worker that spends longer on one file (0: no limit).",
+    ),
+]
+DryRunOpt = Annotated[
+    bool,
+    typer.Option(
+        "--dry-run", "-n", help="List what would be compiled (missing, stale); write nothing."
+    ),
+]
+
+
+@app.command("compile", epilog=COMPILE_EXIT_CODES)
+def compile_command(
+    paths: CompilePathsArg = None,
+    python: CompilePythonOpt = None,
+    site_packages: SitePackagesOpt = False,
+    stdlib: StdlibOpt = False,
+    optimize: OptimizeOpt = None,
+    invalidation_mode: InvalidationModeOpt = None,
+    jobs: JobsOpt = None,
+    force: ForceOpt = False,
+    strip_prefix: StripPrefixOpt = None,
+    prepend_prefix: PrependPrefixOpt = None,
+    pycache_prefix: PycachePrefixOpt = None,
+    exclude: ExcludeOpt = None,
+    no_ignore: NoIgnoreOpt = False,
+    timeout: TimeoutOpt = 60.0,
+    dry_run: DryRunOpt = False,
+    output: FormatOpt = OutputFormat.text,
+) -> None:
+    """Precompile sources for each target interpreter, in its own processes; skip fresh caches."""
+    from .compile import Options, compile_trees
+    from .compile_report import compile_json, compile_text
+
+    settings, _ = config.load((paths or ["."])[0])
+    if not paths:
+        paths = [] if (site_packages or stdlib) else ["."]
+    pythons = python or settings.get("python", [])
+    targets = [interpreters.query(exe) for exe in pythons] or [interpreters.current()]
+    names = [t.name for t in targets]
+    duplicate = next((n for n in names if names.count(n) > 1), None)
+    if duplicate:
+        raise UsageError(f"target {duplicate} given twice")
+    if timeout < 0:
+        raise UsageError("--timeout must not be negative")
+    options = Options(
+        levels=tuple(optimize) if optimize else None,
+        invalidation_mode=invalidation_mode.value if invalidation_mode else None,
+        jobs=jobs,
+        force=force,
+        site_packages=site_packages,
+        stdlib=stdlib,
+        strip_prefix=strip_prefix,
+        prepend_prefix=prepend_prefix,
+        pycache_prefix=pycache_prefix or settings.get("pycache-prefix"),
+        exclude=(*settings.get("exclude", []), *(exclude or [])),
+        use_ignore_files=not (no_ignore or settings.get("no-ignore", False)),
+        dry_run=dry_run,
+        timeout=timeout,
+    )
+    bar = _ProgressBar() if _show_progress() and not dry_run else None
+    try:
+        result = compile_trees(paths, targets, options, bar)
+    finally:
+        if bar is not None:
+            bar.clear()
+    if output is OutputFormat.json:
+        sys.stdout.write(compile_json(result))
+    else:
+        sys.stdout.write(compile_text(result, os.getcwd()))
+    sys.stdout.flush()
+    if result.incomplete:
+        raise typer.Exit(int(ExitCode.INCOMPLETE))
+    if result.errors:
+        raise typer.Exit(int(ExitCode.FINDINGS))
+
+
+def _show_progress() -> bool:
+    """A bar only for a person watching: stderr is a terminal and this is not CI."""
+    return sys.stderr.isatty() and not os.environ.get("CI")
+
+
+class _ProgressBar:
+    """``cpython-312 [#########.........] 1234/5000`` on stderr, redrawn at most 10 times a second."""
+
+    def __init__(self) -> None:
+        self.shown = 0.0
+        self.drawn = False
+
+    def __call__(self, name: str, done: int, total: int) -> None:
+        import time
+
+        now = time.monotonic()
+        if done < total and now - self.shown < 0.1:
+            return
+        self.shown = now
+        width = 30
+        filled = width * done // total if total else width
+        sys.stderr.write(f"\r{name} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
+        sys.stderr.flush()
+        self.drawn = True
+
+    def clear(self) -> None:
+        if self.drawn:
+            sys.stderr.write("\r\033[K")
+            sys.stderr.flush()
+
+
 def make_scan(
-    paths: list[str] | None,
-    python: list[str] | None,
-    tag: list[str] | None,
-    exclude: list[str] | None,
+    paths: Optional[list[str]],
+    python: Optional[list[str]],
+    tag: Optional[list[str]],
+    exclude: Optional[list[str]],
     no_ignore: bool,
-    pycache_prefix: str | None,
+    pycache_prefix: Optional[str],
     *,
     require_fresh: bool = False,
 ) -> Scan:
@@ -284,7 +483,7 @@ def _targets(pythons: list[str], tags: list[str]) -> list[Interpreter]:
     return found
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: Optional[list[str]] = None) -> int:
     """Console entry point: one-line errors with documented exit codes, never a traceback for them."""
     sys.dont_write_bytecode = True
     try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Iterable, Iterator, Sequence
-from typing import NamedTuple
+from typing import Literal, NamedTuple
 
 from . import interpreters
 from .classify import Judge, SourceStat, source_stat
@@ -24,6 +24,17 @@ class Coverage(NamedTuple):
     fresh: int  # of those, how many have a cache the target will load and that matches
 
 
+class Need(NamedTuple):
+    """A cache a target lacks (or, when every source is collected, any cache it should have)."""
+
+    source: str
+    size: int  # of the source: compile starts with the largest
+    cache: str  # where the target looks for it
+    target: str  # the target's name
+    level: int  # optimization level
+    record: Record  # the cache file's record, or a MISSING record when there is no file
+
+
 class Scan:
     """An iterable of Records over ``paths``; ``coverage`` is complete once iteration ends.
 
@@ -39,7 +50,19 @@ class Scan:
         use_ignore_files: bool = True,
         pycache_prefix: str | None | object = _ENVIRONMENT,
         require_fresh: bool = False,
+        levels: Sequence[int] | None = None,
+        invalidation: str | None = None,
+        collect_needs: Literal["uncovered", "all"] | None = None,
+        targets_only: bool = False,
     ) -> None:
+        """``levels``: the optimization levels each target needs a cache for (default: its own
+        -O level). ``invalidation``: a cache counts as fresh coverage only when written in
+        this mode (a fresh timestamp pyc does not cover a checked-hash request).
+        ``collect_needs``: list in ``needs`` every source the targets lack a fresh cache for
+        ("uncovered"), or every source ("all"); what ``compile`` writes.
+        ``targets_only``: neither read nor report the cache files of other interpreters
+        (``compile`` has no use for them, and they can be most of a shared tree).
+        """
         self.roots = _roots(paths)
         self.targets = list(targets) if targets else [interpreters.current()]
         self.exclude = list(exclude)
@@ -52,6 +75,11 @@ class Scan:
             )
         self.pycache_prefix = os.path.abspath(str(pycache_prefix)) if pycache_prefix else None
         self.require_fresh = require_fresh
+        self.levels = list(levels) if levels else None
+        self.targets_only = targets_only
+        self.invalidation = invalidation
+        self.collect_needs = collect_needs
+        self.needs: list[Need] = []
         self._counts = {t.name: [0, 0] for t in self.targets}
 
     @property
@@ -62,17 +90,20 @@ class Scan:
         judge = Judge(self.targets)
         for root in self.roots:
             prefix_fresh: set[str] = set()
+            prefix_records: dict[str, Record] = {}
             skip: frozenset[str] = frozenset()
             if self.pycache_prefix:
                 skip = frozenset({self.pycache_prefix})
                 for record in self._prefix_tree(root, judge):
-                    if record.status is Status.FRESH and record.target:
+                    if self._covers(record) and record.target:
                         prefix_fresh.add(record.path)
+                    if self.collect_needs and record.target:
+                        prefix_records[record.path] = record
                     yield record
             rules = root_rules(root, self.exclude, self.use_ignore_files)
             for event in walk(root, rules, use_ignore_files=self.use_ignore_files, skip=skip):
                 if isinstance(event, Listing):
-                    yield from self._directory(event, judge, prefix_fresh)
+                    yield from self._directory(event, judge, prefix_fresh, prefix_records)
                 elif isinstance(event, Ghost):
                     yield Record(
                         event.path,
@@ -81,6 +112,19 @@ class Scan:
                     )
                 elif isinstance(event, Unlistable):
                     yield Record(event.path, Status.UNREADABLE, reason=_err(event.error))
+
+    def _wanted(self, tag: str | None, judge: Judge) -> bool:
+        return (
+            not self.targets_only
+            or tag in judge.by_tag
+            or (tag is not None and base_tag(tag) in judge.by_tag)
+        )
+
+    def _covers(self, record: Record) -> bool:
+        """A fresh cache, in the requested invalidation mode if there is one."""
+        return record.status is Status.FRESH and (
+            self.invalidation is None or record.invalidation == self.invalidation
+        )
 
     def _mirror(self, directory: str) -> str:
         assert self.pycache_prefix is not None
@@ -100,24 +144,36 @@ class Scan:
             source_dir = os.sep + os.path.relpath(event.path, self.pycache_prefix)
             for entry in event.files:
                 name = parse_cache_name(entry.name)
-                if name is None or not entry.is_file(follow_symlinks=False):
+                if (
+                    name is None
+                    or not self._wanted(name.tag, judge)
+                    or not entry.is_file(follow_symlinks=False)
+                ):
                     continue
                 source = os.path.join(source_dir, name.stem + ".py")
                 yield judge.cache(entry.path, name, source, _stat_path(source))
 
     def _directory(
-        self, listing: Listing, judge: Judge, prefix_fresh: set[str]
+        self,
+        listing: Listing,
+        judge: Judge,
+        prefix_fresh: set[str],
+        prefix_records: dict[str, Record],
     ) -> Iterator[Record]:
         directory = listing.path
         sources = {entry.name: entry for entry in listing.files if entry.name.endswith(".py")}
         local_fresh: set[tuple[str, str, int]] = set()
-        local_names: set[str] = set()
+        local_names: dict[str, Record | None] = {}
         pycache_dir = os.path.join(directory, "__pycache__")
         if listing.pycache_error is not None:
             yield Record(pycache_dir, Status.UNREADABLE, reason=_err(listing.pycache_error))
         for entry in listing.pycache or ():
             name = parse_cache_name(entry.name)
-            if name is None or not entry.is_file(follow_symlinks=False):
+            if (
+                name is None
+                or not self._wanted(name.tag, judge)
+                or not entry.is_file(follow_symlinks=False)
+            ):
                 continue
             source_name = name.stem + ".py"
             record = judge.cache(
@@ -126,12 +182,17 @@ class Scan:
                 directory + os.sep + source_name,
                 _stat_entry(sources.get(source_name)),
             )
-            local_names.add(entry.name)
-            if record.status is Status.FRESH and name.tag is not None:
+            local_names[entry.name] = record if self.collect_needs else None
+            if self._covers(record) and name.tag is not None:
                 local_fresh.add((name.stem, base_tag(name.tag), name.optimization))
             yield record
+        legacy = not self.targets_only or bool(judge.tagless)
         for entry in listing.files:
-            if entry.name.endswith((".pyc", ".pyo")) and entry.is_file(follow_symlinks=False):
+            if (
+                legacy
+                and entry.name.endswith((".pyc", ".pyo"))
+                and entry.is_file(follow_symlinks=False)
+            ):
                 source_name = entry.name[:-4] + ".py"
                 record = judge.legacy(
                     entry.path,
@@ -139,61 +200,83 @@ class Scan:
                     os.path.join(directory, source_name),
                     _stat_entry(sources.get(source_name)),
                 )
-                local_names.add(entry.name)
-                if record.status is Status.FRESH and record.target:
+                local_names[entry.name] = record if self.collect_needs else None
+                if self._covers(record) and record.target:
                     local_fresh.add((entry.name[:-4], "", record.optimization or 0))
                 yield record
-        if self.require_fresh:
-            yield from self._coverage(listing, sources, local_fresh, local_names, prefix_fresh)
+        if self.require_fresh or self.collect_needs:
+            yield from self._coverage(
+                listing, sources, local_fresh, local_names, prefix_fresh, prefix_records
+            )
 
     def _coverage(
         self,
         listing: Listing,
         sources: dict[str, os.DirEntry[str]],
         local_fresh: set[tuple[str, str, int]],
-        local_names: set[str],
+        local_names: dict[str, Record | None],
         prefix_fresh: set[str],
+        prefix_records: dict[str, Record],
     ) -> Iterator[Record]:
         directory = listing.path
+        pycache = directory + os.sep + "__pycache__" + os.sep
         for source_name, entry in sources.items():
-            if _stat_entry(entry)() is None or (
-                listing.rules and listing.rules.ignored(entry.path, False)
-            ):
+            st = _entry_stat(entry)
+            if st is None or (listing.rules and listing.rules.ignored(entry.path, False)):
                 continue
             stem = source_name[:-3]
             for target in self.targets:
                 counts = self._counts[target.name]
-                counts[0] += 1
-                opt = "" if not target.optimize else f".opt-{target.optimize}"
-                if target.tag is None:  # Python 2: beside the source
-                    name = stem + (".pyo" if target.optimize else ".pyc")
-                    cache = os.path.join(directory, name)
-                    fresh = (stem, "", 1 if target.optimize else 0) in local_fresh
-                    exists = name in local_names
-                elif self.pycache_prefix:
-                    cache = os.path.join(self._mirror(directory), f"{stem}.{target.tag}{opt}.pyc")
-                    fresh = cache in prefix_fresh
-                    exists = fresh or os.path.lexists(cache)
-                else:
-                    name = f"{stem}.{target.tag}{opt}.pyc"
-                    cache = os.path.join(directory, "__pycache__", name)
-                    fresh = (stem, target.tag, target.optimize) in local_fresh
-                    exists = name in local_names
-                if fresh:
-                    counts[1] += 1
-                elif not exists:
-                    yield Record(
-                        cache,
-                        Status.MISSING,
-                        entry.path,
-                        target.tag,
-                        target.python,
-                        target.magic,
-                        target.optimize,
-                        loads=False,
-                        target=True,
-                        reason=f"no cache for {target.name}: every import compiles the source",
-                    )
+                for level in self.levels or (target.optimize,):
+                    counts[0] += 1
+                    opt = "" if not level else f".opt-{level}"
+                    existing: Record | None = None
+                    if target.tag is None:  # Python 2: beside the source
+                        name = stem + (".pyo" if level else ".pyc")
+                        cache = os.path.join(directory, name)
+                        fresh = (stem, "", 1 if level else 0) in local_fresh
+                        exists = name in local_names
+                        existing = local_names.get(name)
+                    elif self.pycache_prefix:
+                        cache = os.path.join(
+                            self._mirror(directory), f"{stem}.{target.tag}{opt}.pyc"
+                        )
+                        fresh = cache in prefix_fresh
+                        existing = prefix_records.get(cache)
+                        exists = fresh or existing is not None or os.path.lexists(cache)
+                    else:
+                        name = f"{stem}.{target.tag}{opt}.pyc"
+                        cache = pycache + name
+                        fresh = (stem, target.tag, level) in local_fresh
+                        exists = name in local_names
+                        existing = local_names.get(name)
+                    if fresh:
+                        counts[1] += 1
+                    missing: Record | None = None
+                    if not exists:
+                        missing = Record(
+                            cache,
+                            Status.MISSING,
+                            entry.path,
+                            target.tag,
+                            target.python,
+                            target.magic,
+                            level,
+                            loads=False,
+                            target=True,
+                            reason=f"no cache for {target.name}: every import compiles the source",
+                        )
+                        if self.require_fresh:
+                            yield missing
+                    if self.collect_needs == "all" or (self.collect_needs and not fresh):
+                        record = existing or missing
+                        if record is None:  # there, but not a regular file: never written through
+                            record = Record(
+                                cache, Status.UNREADABLE, entry.path, reason="not a regular file"
+                            )
+                        self.needs.append(
+                            Need(entry.path, st.st_size, cache, target.name, level, record)
+                        )
 
 
 def scan(paths: Iterable[str | os.PathLike[str]] = (".",), **options: object) -> Scan:
@@ -223,15 +306,18 @@ def _roots(paths: Iterable[str | os.PathLike[str]]) -> list[str]:
     ]
 
 
+def _entry_stat(entry: os.DirEntry[str]) -> os.stat_result | None:
+    """The source's stat, following a symlink as import does; None if it is no regular file."""
+    try:
+        result = entry.stat()
+    except OSError:
+        return None
+    return result if entry.is_file() else None
+
+
 def _stat_entry(entry: os.DirEntry[str] | None) -> SourceStat:
     def stat_source() -> os.stat_result | None:
-        if entry is None:
-            return None
-        try:
-            result = entry.stat()
-        except OSError:
-            return None
-        return result if entry.is_file() else None
+        return None if entry is None else _entry_stat(entry)
 
     return stat_source
 

@@ -1,0 +1,149 @@
+"""Turn a compile result into text or JSON. Returns strings; the CLI writes them."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from .compile import CompileError, CompileResult, TargetResult, need_reason
+from .render import SCHEMA, show_path
+
+
+def error_lines(result: CompileResult, cwd: str) -> list[str]:
+    """``path:line:col: message``, once per source and message whatever the targets and levels
+    (the same syntax error is found by every level); the targets are named when they differ."""
+    found: dict[tuple[str, int | None, int | None, str], list[str]] = {}
+    for error in sorted(result.errors, key=_order):
+        key = (error.source, error.line, error.column, error.message)
+        names = found.setdefault(key, [])
+        if error.target not in names:
+            names.append(error.target)
+    every = [t.target.name for t in result.targets]
+    lines = []
+    for (source, line, column, message), names in found.items():
+        where = show_path(source, cwd)
+        if line is not None:
+            where += f":{line}:{column or 1}"
+        suffix = f" [{', '.join(names)}]" if len(every) > 1 and names != every else ""
+        lines.append(f"{where}: {message}{suffix}")
+    return lines
+
+
+def _order(error: CompileError) -> tuple[str, int, int, str, int]:
+    return (error.source, error.line or 0, error.column or 0, error.target, error.level)
+
+
+def _levels(levels: tuple[int, ...]) -> str:
+    return ("level " if len(levels) == 1 else "levels ") + ", ".join(map(str, levels))
+
+
+def compile_text(result: CompileResult, cwd: str) -> str:
+    out: list[str] = []
+    if result.dry_run:
+        for target in result.targets:
+            out.append(
+                f"{target.target.name}: would compile {len(target.planned)} of {target.sources}"
+                f" caches ({_levels(target.levels)}, {result.mode})"
+                + (f"; {target.fresh} already fresh" if target.fresh else "")
+                + (" (--force)" if result.force else "")
+            )
+            for need in sorted(target.planned, key=lambda n: (n.source, n.level)):
+                status = need.record.status.value
+                out.append(
+                    f"  {status:<11}{show_path(need.cache, cwd)}:"
+                    f" {need_reason(need, result.mode, result.force)}"
+                )
+    else:
+        out += error_lines(result, cwd)
+        out += [_summary(target, result.mode) for target in result.targets]
+    for target in result.targets:
+        for record in target.unreadable:
+            out.append(f"  unreadable {show_path(record.path, cwd)}: {record.reason}")
+    return "\n".join(out) + "\n"
+
+
+def _summary(target: TargetResult, mode: str) -> str:
+    name = target.target.name
+    how = f"({_levels(target.levels)}, {mode})"
+    if not target.planned:
+        return f"{name}: nothing to compile, {target.fresh} of {target.sources} caches fresh {how}"
+    errors = len(target.errors)
+    line = f"{name}: compiled {target.compiled} of {len(target.planned)} caches {how}"
+    if target.fresh:
+        line += f", {target.fresh} already fresh"
+    if errors:
+        line += f", {errors} failed"
+    workers = "worker" if target.workers == 1 else "workers"
+    return line + f"; {target.workers} {workers}, {target.seconds:.2f} s"
+
+
+def compile_json(result: CompileResult) -> str:
+    targets: list[dict[str, Any]] = []
+    for target in result.targets:
+        interp = target.target
+        targets.append(
+            {
+                "name": interp.name,
+                "tag": interp.tag,
+                "python": interp.python,
+                "magic": interp.magic,
+                "executable": interp.executable,
+                "roots": target.roots,
+                "levels": list(target.levels),
+                "sources": target.sources,
+                "fresh": target.fresh,
+                "planned": len(target.planned),
+                "compiled": target.compiled,
+                "failed": len(target.errors),
+                "workers": target.workers,
+                "seconds": round(target.seconds, 3),
+            }
+        )
+    document: dict[str, Any] = {
+        "schema": SCHEMA,
+        "command": "compile",
+        "invalidation_mode": result.mode,
+        "dry_run": result.dry_run,
+        "force": result.force,
+        "targets": targets,
+        "planned": [
+            {
+                "source": need.source,
+                "cache": need.cache,
+                "target": need.target,
+                "optimization": need.level,
+                "status": need.record.status.value,
+                "reason": need_reason(need, result.mode, result.force),
+            }
+            for target in result.targets
+            for need in sorted(target.planned, key=lambda n: (n.source, n.level))
+        ]
+        if result.dry_run
+        else None,
+        "errors": [
+            {
+                "source": e.source,
+                "cache": e.cache,
+                "target": e.target,
+                "optimization": e.level,
+                "kind": e.kind,
+                "line": e.line,
+                "column": e.column,
+                "message": e.message,
+            }
+            for e in sorted(result.errors, key=_order)
+        ],
+        "unreadable": [
+            {"path": record.path, "reason": record.reason}
+            for target in result.targets
+            for record in target.unreadable
+        ],
+        "summary": {
+            "sources": sum(t.sources for t in result.targets),
+            "fresh": sum(t.fresh for t in result.targets),
+            "planned": sum(len(t.planned) for t in result.targets),
+            "compiled": sum(t.compiled for t in result.targets),
+            "failed": len(result.errors),
+        },
+    }
+    return json.dumps(document, indent=1) + "\n"

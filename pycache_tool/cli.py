@@ -508,6 +508,8 @@ def main(argv: Optional[list[str]] = None) -> int:
             print(f"pycache-tool: error: {exc.format_message()}", file=sys.stderr)
             return int(exc.exit_code)
         raise
+    if result == ExitCode.INTERRUPTED:  # typer turns Ctrl-C into a silent Exit(130)
+        print("pycache-tool: interrupted", file=sys.stderr)
     return int(result or 0)
 
 

@@ -272,3 +272,15 @@ def test_statuses_cover_the_design() -> None:
         "fresh", "stale", "orphan", "sourceless", "legacy", "corrupt",
         "unknown", "unreadable", "missing", "ghost",
     }  # fmt: skip
+
+
+def test_interrupt_is_one_line_and_exit_130(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def interrupted(self: object) -> object:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("pycache_tool.scan.Scan.__iter__", interrupted)
+    code, out, err = audit(capsys, str(tmp_path))
+    assert code == 130
+    assert err == "pycache-tool: interrupted\n"

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from pycache_tool import Status, scan
+from pycache_tool import Scan, Status, scan
 from pycache_tool.cli import main
 from tests.conftest import write
 
@@ -280,7 +280,7 @@ def test_interrupt_is_one_line_and_exit_130(
     def interrupted(self: object) -> object:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("pycache_tool.scan.Scan.__iter__", interrupted)
+    monkeypatch.setattr(Scan, "__iter__", interrupted)
     code, out, err = audit(capsys, str(tmp_path))
     assert code == 130
     assert err == "pycache-tool: interrupted\n"

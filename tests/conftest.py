@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import glob
+import json
 import os
 import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -90,3 +92,19 @@ def run_python(
         text=True,
         timeout=120,
     )
+
+
+def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    """Run ``pycache-tool ARGS`` in-process: (exit code, stdout, stderr)."""
+    from pycache_tool.cli import main
+
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def cli_json(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, Any]:
+    """Run ``pycache-tool ARGS --format json`` in-process: (exit code, parsed report)."""
+    code, out, err = cli(capsys, *args, "--format", "json")
+    assert out, err
+    return code, json.loads(out)

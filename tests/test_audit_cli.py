@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import py_compile
 import shutil
 import subprocess
 import sys
@@ -14,8 +13,8 @@ from typing import Any
 import pytest
 
 from pycache_tool import Scan, Status, scan
-from pycache_tool.cli import main
-from tests.conftest import write
+from tests.cleantrees import compile_here
+from tests.conftest import cli, cli_json, write
 
 TAG = sys.implementation.cache_tag
 FIELDS = {
@@ -24,21 +23,12 @@ FIELDS = {
 }  # fmt: skip
 
 
-def compile_here(source: Path, **kwargs: Any) -> Path:
-    written = py_compile.compile(str(source), doraise=True, **kwargs)
-    assert written is not None
-    return Path(written)
-
-
 def audit(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    code = main(["audit", *args])
-    out, err = capsys.readouterr()
-    return code, out, err
+    return cli(capsys, "audit", *args)
 
 
 def audit_json(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict[str, Any]]:
-    code, out, _ = audit(capsys, "--format", "json", *args)
-    return code, json.loads(out)
+    return cli_json(capsys, "audit", *args)
 
 
 @pytest.fixture
@@ -56,10 +46,10 @@ def mixed(tmp_path: Path) -> Path:
     compile_here(old)
     old.unlink()  # oldpkg/ now holds only __pycache__: a ghost
     lone = write(root / "lone.py", "E = 1\n")
-    compile_here(lone, cfile=str(root / "lone.pyc"))
+    compile_here(lone, root / "lone.pyc")
     lone.unlink()  # sourceless: importable bytecode
     beside = write(root / "beside.py", "F = 1\n")
-    compile_here(beside, cfile=str(root / "beside.pyc"))  # legacy: Python 3 ignores it
+    compile_here(beside, root / "beside.pyc")  # legacy: Python 3 ignores it
     return root
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import sys
@@ -13,7 +12,6 @@ import pytest
 
 from pycache_tool import Status, scan
 from pycache_tool.clean import Area, carry_out, plan
-from pycache_tool.cli import main
 from tests.cleantrees import (
     FOREIGN_TAG,
     TAG,
@@ -24,19 +22,15 @@ from tests.cleantrees import (
     size_in,
     snapshot,
 )
-from tests.conftest import write
+from tests.conftest import cli, cli_json, write
 
 
 def clean(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    code = main(["clean", *args])
-    out, err = capsys.readouterr()
-    return code, out, err
+    return cli(capsys, "clean", *args)
 
 
 def clean_json(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict[str, Any]]:
-    code, out, err = clean(capsys, "--format", "json", *args)
-    assert out, err
-    return code, json.loads(out)
+    return cli_json(capsys, "clean", *args)
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ other path is byte-for-byte what it was (type, bytes, mode, link target)."""
 from __future__ import annotations
 
 import errno
-import json
 import os
 import shutil
 import subprocess
@@ -16,21 +15,16 @@ import pytest
 
 from pycache_tool import scan
 from pycache_tool.clean import Area, Plan, Skip, carry_out, plan
-from pycache_tool.cli import main
 from tests.cleantrees import TAG, assert_removed, compile_here, snapshot
-from tests.conftest import write
+from tests.conftest import cli, cli_json, write
 
 
 def clean(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    code = main(["clean", *args])
-    out, err = capsys.readouterr()
-    return code, out, err
+    return cli(capsys, "clean", *args)
 
 
 def clean_json(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict[str, Any]]:
-    code, out, err = clean(capsys, "--format", "json", *args)
-    assert out, err
-    return code, json.loads(out)
+    return cli_json(capsys, "clean", *args)
 
 
 def orphan(directory: Path, stem: str) -> Path:

@@ -24,7 +24,7 @@ from pycache_tool import interpreters
 from pycache_tool.cli import main
 from pycache_tool.compile import Options, compile_trees
 
-from .conftest import INTERPRETERS, interpreter_params, run_python, write
+from .conftest import INTERPRETERS, cli, cli_json, interpreter_params, run_python, write
 
 COMPILE_VERSIONS = ["3.8", "3.9", "3.10", "3.11", "3.12", "3.13", "pypy3"]
 FLAGS = {0: "timestamp", 1: "unchecked-hash", 3: "checked-hash"}
@@ -49,15 +49,11 @@ def make_tree(root: Path) -> Path:
 
 
 def compile_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    code = main(["compile", *args])
-    out, err = capsys.readouterr()
-    return code, out, err
+    return cli(capsys, "compile", *args)
 
 
 def compile_json(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict[str, Any]]:
-    code, out, err = compile_cli(capsys, "--format", "json", *args)
-    assert out, err
-    return code, json.loads(out)
+    return cli_json(capsys, "compile", *args)
 
 
 def pycs(root: Path) -> dict[str, bytes]:

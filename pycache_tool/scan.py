@@ -164,6 +164,7 @@ class Scan:
         sources = {entry.name: entry for entry in listing.files if entry.name.endswith(".py")}
         local_fresh: set[tuple[str, str, int]] = set()
         local_names: dict[str, Record | None] = {}
+        track = self.require_fresh or self.collect_needs  # coverage bookkeeping, only when asked
         pycache_dir = os.path.join(directory, "__pycache__")
         if listing.pycache_error is not None:
             yield Record(pycache_dir, Status.UNREADABLE, reason=_err(listing.pycache_error))
@@ -182,9 +183,10 @@ class Scan:
                 directory + os.sep + source_name,
                 _stat_entry(sources.get(source_name)),
             )
-            local_names[entry.name] = record if self.collect_needs else None
-            if self._covers(record) and name.tag is not None:
-                local_fresh.add((name.stem, base_tag(name.tag), name.optimization))
+            if track:
+                local_names[entry.name] = record if self.collect_needs else None
+                if self._covers(record) and name.tag is not None:
+                    local_fresh.add((name.stem, base_tag(name.tag), name.optimization))
             yield record
         legacy = not self.targets_only or bool(judge.tagless)
         for entry in listing.files:
@@ -200,11 +202,12 @@ class Scan:
                     os.path.join(directory, source_name),
                     _stat_entry(sources.get(source_name)),
                 )
-                local_names[entry.name] = record if self.collect_needs else None
-                if self._covers(record) and record.target:
-                    local_fresh.add((entry.name[:-4], "", record.optimization or 0))
+                if track:
+                    local_names[entry.name] = record if self.collect_needs else None
+                    if self._covers(record) and record.target:
+                        local_fresh.add((entry.name[:-4], "", record.optimization or 0))
                 yield record
-        if self.require_fresh or self.collect_needs:
+        if track:
             yield from self._coverage(
                 listing, sources, local_fresh, local_names, prefix_fresh, prefix_records
             )

@@ -8,6 +8,7 @@ is always listed, whatever the ignore files say.
 
 from __future__ import annotations
 
+import operator
 import os
 from collections.abc import Iterator
 from typing import NamedTuple, Union
@@ -15,6 +16,7 @@ from typing import NamedTuple, Union
 from .ignore import IgnoreStack, Patterns, compile_patterns, read_patterns
 
 VCS_DIRS = frozenset({".git", ".hg", ".svn"})
+_BY_NAME = operator.attrgetter("name")  # name order: the same report on every file system
 PYCACHE = "__pycache__"
 
 
@@ -105,7 +107,7 @@ def _list(
 ) -> Unlistable | tuple[Listing, IgnoreStack, list[str], bool, bool]:
     try:
         with os.scandir(path) as it:
-            entries = sorted(it, key=lambda entry: entry.name)
+            entries = sorted(it, key=_BY_NAME)
     except OSError as exc:
         return Unlistable(path, exc)
     names = {entry.name for entry in entries}
@@ -140,7 +142,7 @@ def _list(
         elif entry.name == PYCACHE:
             try:
                 with os.scandir(entry.path) as it:
-                    pycache = sorted(it, key=lambda e: e.name)
+                    pycache = sorted(it, key=_BY_NAME)
             except OSError as exc:
                 pycache_error = exc
         elif (

@@ -376,11 +376,7 @@ def compile_command(
     if not paths:
         paths = [] if (site_packages or stdlib) else ["."]
     pythons = python or settings.get("python", [])
-    targets = [interpreters.query(exe) for exe in pythons] or [interpreters.current()]
-    names = [t.name for t in targets]
-    duplicate = next((n for n in names if names.count(n) > 1), None)
-    if duplicate:
-        raise UsageError(f"target {duplicate} given twice")
+    targets = _targets(pythons, []) or [interpreters.current()]
     if timeout < 0:
         raise UsageError("--timeout must not be negative")
     options = Options(

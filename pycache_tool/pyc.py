@@ -156,7 +156,8 @@ def parse_header(data: bytes, file_size: int) -> tuple[Header | None, str]:
     if len(data) < size:
         return None, f"truncated header: {len(data)} of {size} bytes"
     if file_size <= size:
-        return None, "no code after the header: truncated write"
+        # Import reads such a header and then fails with EOFError; it does not recompile.
+        return None, "no code after the header (truncated write): import fails with EOFError"
     if size == 8:
         header = Header(magic, 8, None, _U32.unpack_from(data, 4)[0], None, None)
     elif size == 12:
@@ -165,6 +166,8 @@ def parse_header(data: bytes, file_size: int) -> tuple[Header | None, str]:
     else:
         flags, mtime, source_size = _THREE_U32.unpack_from(data, 4)
         if flags not in (0, 1, 3):
+            if info is None:  # an unknown magic's layout is only a guess: say what is known
+                return Header(magic, 4, None, None, None, None), "unknown"
             return None, f"invalid flags 0x{flags:x}: the import system rejects it"
         if flags:
             header = Header(magic, 16, flags, None, None, data[8:16])

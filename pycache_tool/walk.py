@@ -123,7 +123,7 @@ def _list(
             # A repository's own top-level "*" .gitignore (a whitelist: "*", "!*.py") is no
             # virtualenv: git applies it there, and so do we.
             if not (
-                is_root and ".git" not in names and spec is not None and _ignores_everything(spec)
+                is_root and ".git" not in names and spec is not None and ignores_everything(spec)
             ):
                 rules = rules.push(path, spec)
     files: list[os.DirEntry[str]] = []
@@ -158,7 +158,7 @@ def _list(
     return listing, rules, subdirs, candidate, pycache is not None or pycache_error is not None
 
 
-def _ignores_everything(spec: Patterns) -> bool:
+def ignores_everything(spec: Patterns) -> bool:
     return bool(spec.decide("x", False) and spec.decide("x", True))
 
 

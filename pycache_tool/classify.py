@@ -11,6 +11,7 @@ import stat
 from collections.abc import Sequence
 from typing import Callable, NamedTuple, Optional
 
+from .errors import describe
 from .interpreters import (
     Interpreter,
     final_magics,
@@ -109,7 +110,7 @@ class Judge:
                 tag,
                 optimization=opt,
                 target=target,
-                reason=_err(exc),
+                reason=describe(exc),
             )
         size, stamp = (
             head_stat.st_size,
@@ -235,7 +236,7 @@ class Judge:
         try:
             data, head_stat = read_head(path)
         except OSError as exc:
-            return Record(path, Status.UNREADABLE, optimization=opt, reason=_err(exc))
+            return Record(path, Status.UNREADABLE, optimization=opt, reason=describe(exc))
         size, stamp = (
             head_stat.st_size,
             (head_stat.st_ino, head_stat.st_size, head_stat.st_mtime_ns),
@@ -345,7 +346,7 @@ def _is_fresh(header: Header, info: MagicInfo, source: str, st: os.stat_result) 
             with open(source, "rb") as f:
                 data = f.read()
         except OSError as exc:
-            return False, f"source unreadable ({_err(exc)})"
+            return False, f"source unreadable ({describe(exc)})"
         expected = source_hash(info.implementation, info.version, header.magic, data)
         return (expected == header.source_hash, "source hash differs")
     mtime = int(st.st_mtime)
@@ -383,7 +384,3 @@ _INVALIDATION = {0: "timestamp", None: "timestamp", 1: "unchecked-hash", 3: "che
 
 def _invalidation(header: Header) -> str:
     return _INVALIDATION[header.flags]
-
-
-def _err(exc: OSError) -> str:
-    return exc.strerror or str(exc)

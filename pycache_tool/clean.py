@@ -13,6 +13,7 @@ import stat
 from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 
+from .errors import describe
 from .interpreters import Interpreter
 from .records import Record, Status
 from .walk import PYCACHE, VCS_DIRS
@@ -117,7 +118,7 @@ class Area:
         try:
             fd = os.open(real, _DIR_FLAGS)
         except OSError as exc:
-            return None, exc.strerror or str(exc)
+            return None, describe(exc)
         for part in parts:
             try:
                 child = os.open(part, _DIR_FLAGS, dir_fd=fd)
@@ -155,7 +156,7 @@ def _open_problem(name: str, dir_fd: int, exc: OSError) -> str:
         if stat.S_ISLNK(st.st_mode):
             return "a directory on its path is now a symlink"
         return "a directory on its path is not a directory any more"
-    return exc.strerror or str(exc)
+    return describe(exc)
 
 
 def plan(
@@ -344,7 +345,7 @@ def carry_out(the_plan: Plan, area: Area, *, dry_run: bool) -> Outcome:
                 if exc.errno in (errno.ENOTEMPTY, errno.EEXIST):
                     skipped.append(Skip(removal.path, "not empty any more"))
                 else:
-                    failed.append(Skip(removal.path, exc.strerror or str(exc)))
+                    failed.append(Skip(removal.path, describe(exc)))
                 keep(removal.path)
             else:
                 removed.append(removal)
@@ -363,7 +364,7 @@ def _changed(removal: Removal, name: str, dir_fd: int | None) -> str | None:
     except FileNotFoundError:
         return _GONE
     except OSError as exc:
-        return exc.strerror or str(exc)
+        return describe(exc)
     if removal.kind == "directory":
         return None if stat.S_ISDIR(st.st_mode) else "not a directory any more"
     if not stat.S_ISREG(st.st_mode):

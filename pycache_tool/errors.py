@@ -21,3 +21,8 @@ class PycacheToolError(Exception):
 
 class UsageError(PycacheToolError):
     pass
+
+
+def describe(exc: OSError) -> str:
+    """An OS error as a report shows it: "Permission denied", without errno and path."""
+    return exc.strerror or str(exc)

@@ -9,7 +9,7 @@ from typing import Literal, NamedTuple
 
 from . import interpreters
 from .classify import Judge, SourceStat, source_stat
-from .errors import UsageError
+from .errors import UsageError, describe
 from .interpreters import Interpreter
 from .pyc import base_tag, parse_cache_name
 from .records import Record, Status
@@ -111,7 +111,7 @@ class Scan:
                         reason="holds nothing but __pycache__: still imports as a namespace package",
                     )
                 elif isinstance(event, Unlistable):
-                    yield Record(event.path, Status.UNREADABLE, reason=_err(event.error))
+                    yield Record(event.path, Status.UNREADABLE, reason=describe(event.error))
 
     def _wanted(self, tag: str | None, judge: Judge) -> bool:
         return (
@@ -138,7 +138,7 @@ class Scan:
             return
         for event in walk(mirror, root_rules(mirror, None, False), use_ignore_files=False):
             if isinstance(event, Unlistable):
-                yield Record(event.path, Status.UNREADABLE, reason=_err(event.error))
+                yield Record(event.path, Status.UNREADABLE, reason=describe(event.error))
             if not isinstance(event, Listing):
                 continue
             source_dir = os.sep + os.path.relpath(event.path, self.pycache_prefix)
@@ -167,7 +167,7 @@ class Scan:
         track = self.require_fresh or self.collect_needs  # coverage bookkeeping, only when asked
         pycache_dir = os.path.join(directory, "__pycache__")
         if listing.pycache_error is not None:
-            yield Record(pycache_dir, Status.UNREADABLE, reason=_err(listing.pycache_error))
+            yield Record(pycache_dir, Status.UNREADABLE, reason=describe(listing.pycache_error))
         for entry in listing.pycache or ():
             name = parse_cache_name(entry.name)
             if (
@@ -327,7 +327,3 @@ def _stat_entry(entry: os.DirEntry[str] | None) -> SourceStat:
 
 def _stat_path(path: str) -> SourceStat:
     return lambda: source_stat(path)
-
-
-def _err(exc: OSError) -> str:
-    return exc.strerror or str(exc)

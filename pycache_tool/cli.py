@@ -23,7 +23,8 @@ from .summary import Summary
 
 EXIT_CODES = """\b
 Exit codes: 0 ok; 1 findings (--check, --require-fresh); 2 usage error (bad option,
-missing path, bad config); 3 some files or directories could not be read; 130 interrupted."""
+missing path, bad config); 3 the run could not finish everything (unreadable files, failed
+removals or writes); 130 interrupted."""
 
 app = typer.Typer(
     name="pycache-tool",

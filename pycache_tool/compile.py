@@ -27,7 +27,7 @@ from typing import NamedTuple
 from .errors import UsageError
 from .interpreters import Interpreter, version_key
 from .records import Record, Status
-from .scan import Need, Scan
+from .scan import Need, Scan, covers
 
 MODES = ("timestamp", "checked-hash", "unchecked-hash")
 WORKER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_compile_worker.py")
@@ -250,8 +250,7 @@ def _plan(
             units.append(need)
     result.sources = len(units)
     for need in units:
-        # What the scan counted as coverage: fresh, and written in the requested mode.
-        if need.record.status is Status.FRESH and need.record.invalidation == mode:
+        if covers(need.record, mode):  # what the scan counted as coverage
             result.fresh += 1
             if not options.force:
                 continue

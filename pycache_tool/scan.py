@@ -121,10 +121,7 @@ class Scan:
         )
 
     def _covers(self, record: Record) -> bool:
-        """A fresh cache, in the requested invalidation mode if there is one."""
-        return record.status is Status.FRESH and (
-            self.invalidation is None or record.invalidation == self.invalidation
-        )
+        return covers(record, self.invalidation)
 
     def _mirror(self, directory: str) -> str:
         assert self.pycache_prefix is not None
@@ -280,6 +277,13 @@ class Scan:
                         self.needs.append(
                             Need(entry.path, st.st_size, cache, target.name, level, record)
                         )
+
+
+def covers(record: Record, invalidation: str | None) -> bool:
+    """A fresh cache, in the requested invalidation mode if there is one: what coverage counts."""
+    return record.status is Status.FRESH and (
+        invalidation is None or record.invalidation == invalidation
+    )
 
 
 def scan(paths: Iterable[str | os.PathLike[str]] = (".",), **options: object) -> Scan:

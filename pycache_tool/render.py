@@ -140,7 +140,7 @@ def record_json_text(record: Record) -> str:
                 "target": record.target,
             }
         )[1:-1]
-        if len(_MIDDLES) > 4096:  # bounded: reasons of unusual records can be many
+        if len(_MIDDLES) > 4096:  # bounded: a tree of odd caches can hold many combinations
             _MIDDLES.clear()
     source = "null" if record.source is None else _encode(record.source)
     return (

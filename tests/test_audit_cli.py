@@ -11,8 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from pycache_tool import Scan, Status, scan
+from pycache_tool import Record, Scan, Status, scan
+from pycache_tool.render import record_json, record_json_text
 from tests.cleantrees import compile_here
 from tests.conftest import cli, cli_json, write
 
@@ -274,3 +277,28 @@ def test_interrupt_is_one_line_and_exit_130(
     code, out, err = audit(capsys, str(tmp_path))
     assert code == 130
     assert err == "pycache-tool: interrupted\n"
+
+
+_text = st.text(max_size=20) | st.from_regex(r"[\x00-\x1f\udc80-\udcff]+", fullmatch=True)
+
+
+@given(
+    st.builds(
+        Record,
+        path=_text,
+        status=st.sampled_from(list(Status)),
+        source=st.none() | _text,
+        tag=st.none() | _text,
+        python=st.none() | _text,
+        magic=st.none() | st.integers(0, 65535),
+        optimization=st.none() | st.integers(0, 2),
+        invalidation=st.none() | st.sampled_from(["timestamp", "checked-hash", "unchecked-hash"]),
+        loads=st.none() | st.booleans(),
+        target=st.booleans(),
+        size=st.integers(0, 1 << 40),
+        reason=_text,
+    )
+)
+def test_record_json_text_is_json_dumps(record: Record) -> None:
+    """The hand-built record JSON that audit streams is byte-for-byte what json.dumps writes."""
+    assert record_json_text(record) == json.dumps(record_json(record))

@@ -40,6 +40,7 @@ class Removal(NamedTuple):
     status: str  # the record's status; "ghost" or "__pycache__" for directories
     size: int
     stamp: tuple[int, int, int] | None = None  # files: identity at scan time
+    reason: str = ""  # files: why the scan classified it so (clean --verbose)
 
 
 class Skip(NamedTuple):
@@ -201,14 +202,23 @@ def plan(
     ghost_prefixes = tuple(g.rstrip(os.sep) + os.sep for g in ghosts)
     files += [r for r in candidates if r.path.startswith(ghost_prefixes)]
     files.sort(key=lambda r: r.path)
-    removals = [Removal(r.path, "file", r.status.value, r.size, r.stamp) for r in files]
+    removals = [Removal(r.path, "file", r.status.value, r.size, r.stamp, r.reason) for r in files]
     planned = {r.path for r in files}
     directories = _emptied_pycache_dirs(planned)
     for ghost in ghosts:
         directories.update(_emptied_ghost_dirs(ghost, planned | set(directories)))
     deepest_first = sorted(directories, key=lambda d: (-d.count(os.sep), d))
-    removals += [Removal(d, "directory", directories[d], 0) for d in deepest_first]
+    removals += [
+        Removal(d, "directory", directories[d], 0, reason=_EMPTIED[directories[d]])
+        for d in deepest_first
+    ]
     return Plan(removals, unreadable)
+
+
+_EMPTIED = {
+    "__pycache__": "left empty by this run",
+    "ghost": "held nothing but caches",
+}
 
 
 def _foreign(record: Record, pythons: frozenset[str] | None) -> bool:

@@ -19,6 +19,7 @@ from .interpreters import Interpreter
 from .records import Record
 from .render import clean_json, clean_text, json_report, text_report
 from .scan import Scan
+from .style import use_color
 from .summary import Summary
 
 EXIT_CODES = """\b
@@ -30,7 +31,7 @@ app = typer.Typer(
     name="pycache-tool",
     help="Keep Python bytecode caches honest: see which .pyc files an interpreter would load, and why.\n\n"
     + EXIT_CODES,
-    add_completion=False,
+    add_completion=True,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
@@ -102,6 +103,14 @@ PrefixOpt = Annotated[
     ),
 ]
 FormatOpt = Annotated[OutputFormat, typer.Option("--format", help="Report format.")]
+QuietOpt = Annotated[
+    bool, typer.Option("--quiet", "-q", help="Print only the totals and the problems.")
+]
+
+
+def _loudness(quiet: bool, verbose: bool) -> None:
+    if quiet and verbose:
+        raise UsageError("--quiet and --verbose exclude each other")
 
 
 @app.command(epilog=EXIT_CODES)
@@ -116,6 +125,7 @@ def audit(
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="List every record, fresh ones too.")
     ] = False,
+    quiet: QuietOpt = False,
     check: Annotated[
         bool, typer.Option("--check", help="Exit 1 when anything needs attention.")
     ] = False,
@@ -128,6 +138,7 @@ def audit(
     ] = False,
 ) -> None:
     """Read every cache file under PATHS and say whether its interpreter would load it."""
+    _loudness(quiet, verbose)
     scan = make_scan(
         paths, python, tag, exclude, no_ignore, pycache_prefix, require_fresh=require_fresh
     )
@@ -164,6 +175,8 @@ def audit(
                 tracked=find_tracked(),
                 verbose_records=every,
                 cwd=os.getcwd(),
+                quiet=quiet,
+                color=use_color(sys.stdout),
             )
         )
     sys.stdout.flush()
@@ -221,11 +234,13 @@ def clean(
         ),
     ] = False,
     output: FormatOpt = OutputFormat.text,
-    quiet: Annotated[
-        bool, typer.Option("--quiet", "-q", help="Print only the totals and problems.")
+    quiet: QuietOpt = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Give the reason for every removal.")
     ] = False,
 ) -> None:
     """Remove cache files by category (none named: every cache file except sourceless ones)."""
+    _loudness(quiet, verbose)
     flags = {
         "stale": stale,
         "orphans": orphans,
@@ -243,7 +258,15 @@ def clean(
         sys.stdout.write(clean_json(outcome, the_plan.unreadable, dry_run=dry_run))
     else:
         sys.stdout.write(
-            clean_text(outcome, the_plan.unreadable, dry_run=dry_run, quiet=quiet, cwd=os.getcwd())
+            clean_text(
+                outcome,
+                the_plan.unreadable,
+                dry_run=dry_run,
+                quiet=quiet,
+                verbose=verbose,
+                cwd=os.getcwd(),
+                color=use_color(sys.stdout),
+            )
         )
     sys.stdout.flush()
     if outcome.failed or the_plan.unreadable:
@@ -368,8 +391,13 @@ def compile_command(
     timeout: TimeoutOpt = 60.0,
     dry_run: DryRunOpt = False,
     output: FormatOpt = OutputFormat.text,
+    quiet: QuietOpt = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="List every cache written.")
+    ] = False,
 ) -> None:
     """Precompile sources for each target interpreter, in its own processes; skip fresh caches."""
+    _loudness(quiet, verbose)
     from .compile import Options, compile_trees
     from .compile_report import compile_json, compile_text
 
@@ -404,7 +432,11 @@ def compile_command(
     if output is OutputFormat.json:
         sys.stdout.write(compile_json(result))
     else:
-        sys.stdout.write(compile_text(result, os.getcwd()))
+        sys.stdout.write(
+            compile_text(
+                result, os.getcwd(), quiet=quiet, verbose=verbose, color=use_color(sys.stdout)
+            )
+        )
     sys.stdout.flush()
     if result.incomplete:
         raise typer.Exit(int(ExitCode.INCOMPLETE))

@@ -7,6 +7,7 @@ from typing import Any
 
 from .compile import CompileError, CompileResult, TargetResult, need_reason
 from .render import SCHEMA, show_path
+from .style import paint
 
 
 def error_lines(result: CompileResult, cwd: str) -> list[str]:
@@ -37,7 +38,16 @@ def _levels(levels: tuple[int, ...]) -> str:
     return ("level " if len(levels) == 1 else "levels ") + ", ".join(map(str, levels))
 
 
-def compile_text(result: CompileResult, cwd: str) -> str:
+def compile_text(
+    result: CompileResult,
+    cwd: str,
+    *,
+    quiet: bool = False,
+    verbose: bool = False,
+    color: bool = False,
+) -> str:
+    """Errors and one summary line per target; ``quiet`` leaves out the summaries, ``verbose``
+    adds every cache written (a dry run always lists its plan)."""
     out: list[str] = []
     if result.dry_run:
         for target in result.targets:
@@ -54,12 +64,27 @@ def compile_text(result: CompileResult, cwd: str) -> str:
                     f" {need_reason(need, result.mode, result.force)}"
                 )
     else:
-        out += error_lines(result, cwd)
-        out += [_summary(target, result.mode) for target in result.targets]
+        out += [paint(line, "red", color) for line in error_lines(result, cwd)]
+        if verbose:
+            out += _written(result, cwd)
+        if not quiet:
+            out += [_summary(target, result.mode) for target in result.targets]
     for target in result.targets:
         for record in target.unreadable:
-            out.append(f"  unreadable {show_path(record.path, cwd)}: {record.reason}")
-    return "\n".join(out) + "\n"
+            line = f"  unreadable {show_path(record.path, cwd)}: {record.reason}"
+            out.append(paint(line, "red", color))
+    return "\n".join(out) + "\n" if out else ""
+
+
+def _written(result: CompileResult, cwd: str) -> list[str]:
+    """``wrote CACHE [target, level N]`` for every planned cache that did not fail."""
+    failed = {(e.target, e.source, e.level) for e in result.errors}
+    return [
+        f"wrote {show_path(need.cache, cwd)} [{need.target}, level {need.level}]"
+        for target in result.targets
+        for need in sorted(target.planned, key=lambda n: (n.source, n.level))
+        if (need.target, need.source, need.level) not in failed
+    ]
 
 
 def _summary(target: TargetResult, mode: str) -> str:

@@ -11,6 +11,7 @@ from .clean import Outcome, Removal
 from .interpreters import Interpreter
 from .records import Record, Status
 from .scan import Coverage
+from .style import Style, paint
 from .summary import Summary
 
 SCHEMA = 1
@@ -45,6 +46,25 @@ def label(record: Record) -> str:
     return record.status.value
 
 
+_TONE: dict[Status, Style] = {
+    Status.FRESH: "green",
+    Status.STALE: "yellow",
+    Status.ORPHAN: "yellow",
+    Status.LEGACY: "yellow",
+    Status.GHOST: "yellow",
+    Status.MISSING: "yellow",
+    Status.SOURCELESS: "red",
+    Status.CORRUPT: "red",
+    Status.UNREADABLE: "red",
+}
+
+
+def painted(text: str, status: Status, color: bool, *, loaded: bool = False) -> str:
+    """``text`` in the colour of its status: red for what runs but should not or cannot be read."""
+    tone = "red" if loaded else _TONE.get(status)
+    return paint(text, tone, color) if tone else text
+
+
 def text_report(
     summary: Summary,
     *,
@@ -54,21 +74,24 @@ def text_report(
     tracked: Sequence[str],
     verbose_records: Sequence[Record] | None,
     cwd: str,
+    quiet: bool = False,
+    color: bool = False,
 ) -> str:
+    """The summary tables (left out when ``quiet``), coverage, every record when asked, then
+    what needs attention and tracked bytecode."""
     out: list[str] = []
     where = ", ".join(show_path(p, cwd) for p in paths)
     out.append(
         f"{summary.cache_files} cache files, {size(summary.cache_bytes)} in {where}"
         f" (target: {', '.join(t.name for t in targets)})"
     )
-    if summary.files:
+    if summary.files and not quiet:
         out += ["", f"  {'status':<14}{'files':>8}  {'size':>10}"]
         for status in Status:
             if summary.files[status]:
-                out.append(
-                    f"  {status.value:<14}{summary.files[status]:>8}  {size(summary.bytes[status]):>10}"
-                )
-    if summary.interpreter_files:
+                name = painted(f"{status.value:<14}", status, color)
+                out.append(f"  {name}{summary.files[status]:>8}  {size(summary.bytes[status]):>10}")
+    if summary.interpreter_files and not quiet:
         out += ["", f"  {'interpreter':<24}{'files':>8}  {'size':>10}"]
         for key in sorted(summary.interpreter_files):
             mark = f"{key} (target)" if key in summary.targets else key
@@ -82,11 +105,11 @@ def text_report(
             f"coverage: {cov.fresh} of {cov.sources} sources have a cache that {cov.target} will load{share}",
         ]
     if verbose_records is not None:
-        out += ["", "every record:"] + [_line(r, cwd) for r in verbose_records]
+        out += ["", "every record:"] + [_line(r, cwd, color) for r in verbose_records]
     ranked = summary.ranked()
     if ranked:
         out += ["", f"needs attention ({len(ranked)}), most dangerous first:"]
-        out += [_line(r, cwd) for r in ranked]
+        out += [_line(r, cwd, color) for r in ranked]
     if tracked:
         out += ["", f"bytecode tracked by git ({len(tracked)}): .gitignore does not untrack it"]
         out += [f"  {show_path(p, cwd)}" for p in tracked]
@@ -94,13 +117,14 @@ def text_report(
             "  fix: git rm -r --cached -- " + " ".join(_quote(show_path(p, cwd)) for p in tracked)
         )
     if not ranked and not tracked:
-        out += ["", "nothing needs attention"]
+        out += ["", paint("nothing needs attention", "green", color)]
     return "\n".join(out) + "\n"
 
 
-def _line(record: Record, cwd: str) -> str:
+def _line(record: Record, cwd: str, color: bool = False) -> str:
     detail = f" [{record.tag or record.python or ''}]" if (record.tag or record.python) else ""
-    return f"  {label(record):<14}{show_path(record.path, cwd)}{detail}: {record.reason}"
+    status = painted(f"{label(record):<14}", record.status, color, loaded=record.dangerous)
+    return f"  {status}{show_path(record.path, cwd)}{detail}: {record.reason}"
 
 
 def _quote(text: str) -> str:
@@ -209,16 +233,30 @@ def _target(target: Interpreter) -> dict[str, Any]:
 
 
 def clean_text(
-    outcome: Outcome, unreadable: Sequence[Record], *, dry_run: bool, quiet: bool, cwd: str
+    outcome: Outcome,
+    unreadable: Sequence[Record],
+    *,
+    dry_run: bool,
+    quiet: bool,
+    cwd: str,
+    verbose: bool = False,
+    color: bool = False,
 ) -> str:
-    """One line per removal (unless quiet), then what was skipped or failed, then the totals."""
+    """One line per removal (unless quiet; with its reason when verbose), then what was skipped
+    or failed, then the totals."""
     verb = "would remove" if dry_run else "removed"
     out: list[str] = []
     if not quiet:
-        out += [f"{verb} {_what(r)} {show_path(r.path, cwd)}" for r in outcome.removed]
+        for r in outcome.removed:
+            why = f": {r.reason}" if verbose and r.reason else ""
+            out.append(f"{verb} {_what(r)} {show_path(r.path, cwd)}{why}")
     out += [f"skipped {show_path(s.path, cwd)}: {s.reason}" for s in outcome.skipped]
-    out += [f"failed {show_path(f.path, cwd)}: {f.reason}" for f in outcome.failed]
-    out += [f"unreadable {show_path(r.path, cwd)}: {r.reason}" for r in unreadable]
+    out += [
+        paint(f"failed {show_path(f.path, cwd)}: {f.reason}", "red", color) for f in outcome.failed
+    ]
+    out += [
+        paint(f"unreadable {show_path(r.path, cwd)}: {r.reason}", "red", color) for r in unreadable
+    ]
     freed = "would be freed" if dry_run else "freed"
     out.append(
         f"{verb} {outcome.files} files and {outcome.directories} directories, {size(outcome.bytes)} {freed}"
@@ -236,7 +274,7 @@ def clean_json(outcome: Outcome, unreadable: Sequence[Record], *, dry_run: bool)
         "schema": SCHEMA,
         "dry_run": dry_run,
         "removed": [
-            {"path": r.path, "kind": r.kind, "status": r.status, "size": r.size}
+            {"path": r.path, "kind": r.kind, "status": r.status, "size": r.size, "reason": r.reason}
             for r in outcome.removed
         ],
         "skipped": [{"path": s.path, "reason": s.reason} for s in outcome.skipped],

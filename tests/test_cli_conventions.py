@@ -1,0 +1,149 @@
+"""What every command shares: --version, shell completion, colour only for a terminal and
+never under NO_COLOR, and --quiet/--verbose."""
+
+from __future__ import annotations
+
+import os
+import pty
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pycache_tool import __version__
+from tests.cleantrees import cache_of, compile_here
+from tests.conftest import cli, write
+
+ESC = "\033["
+
+
+def run_tool(
+    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "pycache_tool", *args],
+        env={**os.environ, **(env or {})},
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def run_on_terminal(*args: str, env: dict[str, str]) -> str:
+    """Run the tool with stdout on a pseudo-terminal, as a person would see it."""
+    leader, follower = pty.openpty()
+    with subprocess.Popen(
+        [sys.executable, "-m", "pycache_tool", *args],
+        stdout=follower,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "TERM": "xterm", **env},
+    ) as process:
+        os.close(follower)
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # EIO: the child closed the terminal
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        process.wait(timeout=60)
+    os.close(leader)
+    return b"".join(chunks).decode()
+
+
+@pytest.fixture
+def stale_tree(tmp_path: Path) -> Path:
+    root = tmp_path / "proj"
+    source = write(root / "m.py", "A = 1\n", mtime=1_600_000_000)
+    compile_here(source)
+    write(source, "A = 22\n", mtime=1_600_000_100)
+    compile_here(write(root / "ok.py", "B = 1\n"))
+    return root
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli(capsys, "--version") == (0, f"pycache-tool {__version__}\n", "")
+
+
+def test_completion_script_and_answers() -> None:
+    shown = run_tool("--show-completion", "bash")
+    assert shown.returncode == 0, shown.stderr
+    assert "_PYCACHE_TOOL_COMPLETE=complete_bash" in shown.stdout
+    # What the installed script asks the tool when the user presses Tab.
+    env = {"_PYCACHE_TOOL_COMPLETE": "complete_bash", "COMP_WORDS": "pycache-tool cl"}
+    answered = run_tool(env={**env, "COMP_CWORD": "1"})
+    assert answered.stdout.split() == ["clean"]
+    env["COMP_WORDS"] = "pycache-tool clean --or"
+    answered = run_tool(env={**env, "COMP_CWORD": "2"})
+    assert answered.stdout.split() == ["--orphans"]
+
+
+def test_colour_on_a_terminal_only(stale_tree: Path) -> None:
+    shown = run_on_terminal("audit", str(stale_tree), env={"NO_COLOR": ""})
+    assert "stale" in shown
+    assert f"{ESC}33mstale" in shown  # stale in yellow
+    assert f"{ESC}32mfresh" in shown
+
+
+def test_no_color_is_respected(stale_tree: Path) -> None:
+    shown = run_on_terminal("audit", str(stale_tree), env={"NO_COLOR": "1"})
+    assert "stale" in shown
+    assert ESC not in shown
+
+
+def test_plain_when_piped(stale_tree: Path) -> None:
+    for args in (
+        ["audit", "-v", str(stale_tree)],
+        ["clean", "-n", str(stale_tree)],
+        ["compile", "-n", str(stale_tree)],
+    ):
+        done = run_tool(*args, env={"NO_COLOR": ""})
+        assert done.stdout and ESC not in done.stdout + done.stderr, args
+
+
+def test_audit_quiet_keeps_totals_and_problems(
+    stale_tree: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, loud, _ = cli(capsys, "audit", str(stale_tree))
+    code, quiet, _ = cli(capsys, "audit", "--quiet", str(stale_tree))
+    assert code == 0
+    assert "status" in loud and "status" not in quiet  # no tables
+    assert quiet.splitlines()[0] == loud.splitlines()[0]  # the totals
+    assert "needs attention (1)" in quiet and "m.cpython" in quiet
+    assert "ok.cpython" not in quiet
+
+
+def test_clean_verbose_gives_reasons(stale_tree: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = cli(capsys, "clean", "--stale", "--dry-run", "--verbose", str(stale_tree))
+    assert code == 0
+    line = next(x for x in out.splitlines() if x.startswith("would remove"))
+    assert line.endswith(
+        "m.cpython-311.pyc: source mtime differs; import recompiles it".replace(
+            "cpython-311", sys.implementation.cache_tag
+        )
+    )
+
+
+def test_compile_quiet_and_verbose(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    source = write(tmp_path / "m.py", "A = 1\n")
+    code, out, _ = cli(capsys, "compile", "--quiet", "-j1", str(tmp_path))
+    assert (code, out) == (0, "")
+    assert cache_of(source).is_file()
+    write(source, "A = 22\n")
+    code, out, _ = cli(capsys, "compile", "--verbose", "-j1", str(tmp_path))
+    assert code == 0
+    assert f"wrote {cache_of(source)} [{sys.implementation.cache_tag}, level 0]" in out
+    assert "compiled 1 of 1" in out
+
+
+@pytest.mark.parametrize("command", ["audit", "clean", "compile"])
+def test_quiet_and_verbose_exclude_each_other(
+    command: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = cli(capsys, command, "-q", "-v", str(tmp_path))
+    assert code == 2
+    assert err == "pycache-tool: error: --quiet and --verbose exclude each other\n"

@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint pytest bench precompile clean-venv
+.PHONY: run test lint pytest stress bench precompile clean-venv
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,14 @@ pytest: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test: lint pytest
+
+# The concurrency and fault tests (tests/test_reliability.py), run longer than in `make test`:
+# STRESS_SECONDS of compile, clean, audit and imports at once, and KILLS SIGKILLs.
+STRESS_SECONDS ?= 120
+KILLS ?= 200
+stress: precompile
+	PYCACHE_TOOL_STRESS_SECONDS=$(STRESS_SECONDS) PYCACHE_TOOL_KILLS=$(KILLS) \
+		$(BIN)/python -m pytest -m reliability tests/test_reliability.py $(PYTEST_ARGS)
 
 BENCH_STAMP := $(VENV)/.bench-installed
 

@@ -110,7 +110,7 @@ class Scan:
                         Status.GHOST,
                         reason="holds nothing but __pycache__: still imports as a namespace package",
                     )
-                elif isinstance(event, Unlistable):
+                elif isinstance(event, Unlistable) and not _gone(event.error):
                     yield Record(event.path, Status.UNREADABLE, reason=describe(event.error))
 
     def _wanted(self, tag: str | None, judge: Judge) -> bool:
@@ -134,7 +134,7 @@ class Scan:
         if not os.path.isdir(mirror) or os.path.islink(mirror):
             return
         for event in walk(mirror, root_rules(mirror, None, False), use_ignore_files=False):
-            if isinstance(event, Unlistable):
+            if isinstance(event, Unlistable) and not _gone(event.error):
                 yield Record(event.path, Status.UNREADABLE, reason=describe(event.error))
             if not isinstance(event, Listing):
                 continue
@@ -148,7 +148,9 @@ class Scan:
                 ):
                     continue
                 source = os.path.join(source_dir, name.stem + ".py")
-                yield judge.cache(entry.path, name, source, _stat_path(source))
+                record = judge.cache(entry.path, name, source, _stat_path(source))
+                if not _vanished(record):
+                    yield record
 
     def _directory(
         self,
@@ -163,7 +165,7 @@ class Scan:
         local_names: dict[str, Record | None] = {}
         track = self.require_fresh or self.collect_needs  # coverage bookkeeping, only when asked
         pycache_dir = os.path.join(directory, "__pycache__")
-        if listing.pycache_error is not None:
+        if listing.pycache_error is not None and not _gone(listing.pycache_error):
             yield Record(pycache_dir, Status.UNREADABLE, reason=describe(listing.pycache_error))
         for entry in listing.pycache or ():
             name = parse_cache_name(entry.name)
@@ -180,6 +182,8 @@ class Scan:
                 directory + os.sep + source_name,
                 _stat_entry(sources.get(source_name)),
             )
+            if _vanished(record):
+                continue
             if track:
                 local_names[entry.name] = record if self.collect_needs else None
                 if self._covers(record) and name.tag is not None:
@@ -199,6 +203,8 @@ class Scan:
                     os.path.join(directory, source_name),
                     _stat_entry(sources.get(source_name)),
                 )
+                if _vanished(record):
+                    continue
                 if track:
                     local_names[entry.name] = record if self.collect_needs else None
                     if self._covers(record) and record.target:
@@ -311,6 +317,17 @@ def _roots(paths: Iterable[str | os.PathLike[str]]) -> list[str]:
         for r in unique
         if not any(r != o and r.startswith(o.rstrip(os.sep) + os.sep) for o in unique)
     ]
+
+
+def _gone(error: OSError) -> bool:
+    """A directory removed since its parent was listed (a concurrent clean): nothing to report."""
+    return isinstance(error, FileNotFoundError)
+
+
+def _vanished(record: Record) -> bool:
+    """A cache file removed since its directory was listed, by a concurrent clean or an import
+    that renamed its temp file into place: it is not there, so it is not reported."""
+    return record.status is Status.UNREADABLE and not os.path.lexists(record.path)
 
 
 def _entry_stat(entry: os.DirEntry[str]) -> os.stat_result | None:

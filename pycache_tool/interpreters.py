@@ -7,7 +7,9 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from ._magic_table import MAGIC_TABLE
 from .errors import UsageError
@@ -90,9 +92,14 @@ def current() -> Interpreter:
     )
 
 
-# Runs inside the target, any Python from 2.7 on: prints what caching needs to know.
-_QUERY = r"""
-import sys, json
+# Runs inside the target, any Python from 2.7 on: puts what caching needs to know in ``info``.
+# ``doctor`` runs it too, with more code after it; ``query`` prints ``info`` as it is.
+# ``-c`` puts the working directory first on sys.path: a json.py there must not answer.
+INFO_CODE = r"""
+import sys
+if sys.path and sys.path[0] == "":
+    del sys.path[0]
+import json
 try:
     import importlib.util as u
     magic = u.MAGIC_NUMBER
@@ -105,7 +112,7 @@ try:
 except ImportError:
     mode = "default"
 impl = getattr(sys, "implementation", None)
-print(json.dumps({
+info = {
     "implementation": impl.name if impl else ("pypy" if "PyPy" in sys.version else "cpython"),
     "version": "%d.%d" % sys.version_info[:2],
     "magic": bytearray(magic)[0] | bytearray(magic)[1] << 8,
@@ -114,16 +121,26 @@ print(json.dumps({
     "check_hash_based_pycs": mode,
     "pycache_prefix": getattr(sys, "pycache_prefix", None),
     "executable": sys.executable,
-}))
+}
 """
+PRINT_INFO = "print(json.dumps(info))\n"
 
 
 def query(executable: str) -> Interpreter:
     """Ask ``executable`` once for its tag, magic and settings."""
     env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
+    return from_info(ask([executable], INFO_CODE + PRINT_INFO, env), executable)
+
+
+def ask(command: Sequence[str], code: str, env: Mapping[str, str] | None = None) -> Any:
+    """Run ``code`` in the interpreter started as ``command``: the JSON on its last output line.
+
+    Errors name ``--python`` and the command, on one line.
+    """
+    shown = " ".join(command)
     try:
         done = subprocess.run(
-            [executable, "-c", _QUERY],
+            [*command, "-c", code],
             capture_output=True,
             text=True,
             env=env,
@@ -131,12 +148,20 @@ def query(executable: str) -> Interpreter:
             check=False,
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
-        raise UsageError(f"cannot run --python {executable}: {exc}") from None
+        raise UsageError(f"cannot run --python {shown}: {exc}") from None
     if done.returncode != 0:
         last = (done.stderr.strip().splitlines() or ["no output"])[-1]
-        raise UsageError(f"--python {executable} failed: {last}")
+        raise UsageError(f"--python {shown} failed: {last}")
     try:
-        data = json.loads(done.stdout)
+        # The last line: start-up code (sitecustomize, a .pth file) may have printed before.
+        return json.loads((done.stdout.strip().splitlines() or [""])[-1])
+    except ValueError:
+        raise UsageError(f"--python {shown} did not answer like a Python interpreter") from None
+
+
+def from_info(data: Any, executable: str) -> Interpreter:
+    """The Interpreter that INFO_CODE's ``info`` describes."""
+    try:
         return Interpreter(
             implementation=str(data["implementation"]),
             version=str(data["version"]),

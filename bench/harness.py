@@ -3,17 +3,21 @@
 A section is a list of commands (``Measure``) timed side by side on the same tree, plus the
 ratios between them that have a target (``Check``). The runner times one warm-up run of each
 command (its output is kept for the section's sanity check), then ``repeat`` rounds with the
-commands interleaved, so drift on a noisy machine hits them all alike. Reports are plain
-ASCII text, ready to paste into a note.
+commands interleaved, so drift on a noisy machine hits them all alike. Every run's peak
+resident memory is recorded too (``ru_maxrss``: the largest of the command and the children
+it waited for; see ``peak.py``). Reports are plain ASCII text, ready to paste into a note.
 """
 
 from __future__ import annotations
 
+import os
 import statistics
 import subprocess
-import time
+import sys
+import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 
 class BenchError(Exception):
@@ -48,13 +52,15 @@ class Derived:
 
 @dataclass(frozen=True)
 class Check:
-    """A target on ``numerator / denominator`` (medians): at most or at least ``target``."""
+    """A target on ``numerator / denominator``: at most or at least ``target``. ``metric``
+    "time" compares median times, "rss" the largest peak resident memory of any run."""
 
     label: str
     numerator: str
     denominator: str
     target: float
     at_most: bool
+    metric: str = "time"
 
     def passes(self, ratio: float) -> bool:
         return ratio <= self.target if self.at_most else ratio >= self.target
@@ -75,6 +81,9 @@ class Section:
     per_item: tuple[int, str] | None = None  # (count, unit): adds a "us/unit" column
     # Given the warm-up runs' stdout by measure key: lines to print, e.g. what each saw.
     inspect: Callable[[Mapping[str, bytes]], list[str]] | None = None
+    memory: bool = False  # add a "peak RSS" column
+    # Given the timed result: lines to print under the tables, e.g. throughput by tree size.
+    conclude: Callable[[Result], list[str]] | None = None
 
 
 @dataclass(frozen=True)
@@ -104,33 +113,48 @@ def section(name: str) -> Callable[[SectionFactory], SectionFactory]:
     return register
 
 
-def run_once(measure: Measure, *, capture: bool = False) -> tuple[float, bytes]:
-    """Run the command once: (wall seconds, stdout if captured). Raises on a bad exit code."""
-    stdout = subprocess.PIPE if capture else subprocess.DEVNULL
+class Run(NamedTuple):
+    seconds: float  # wall time, start-up included
+    peak_rss: int  # bytes
+    stdout: bytes  # when captured
+
+
+def run_once(measure: Measure, *, capture: bool = False) -> Run:
+    """Run the command once, through ``peak.py``, which times it and reports its peak RSS.
+    Raises on a bad exit code."""
     if measure.prepare is not None:
         measure.prepare()
-    start = time.perf_counter()
-    done = subprocess.run(
-        measure.argv,
-        stdout=stdout,
-        stderr=subprocess.PIPE,
-        env=None if measure.env is None else dict(measure.env),
-        cwd=measure.cwd,
-        check=False,
-    )
-    elapsed = time.perf_counter() - start
-    if done.returncode not in measure.ok_codes:
-        tail = done.stderr.decode(errors="replace").strip().splitlines()[-5:]
-        raise BenchError(
-            f"{measure.label}: exit {done.returncode}: {' '.join(measure.argv)}\n  "
-            + "\n  ".join(tail)
-        )
-    return elapsed, done.stdout or b""
+    read_end, write_end = os.pipe()
+    try:
+        with tempfile.TemporaryFile() as err:
+            stdout = subprocess.PIPE if capture else subprocess.DEVNULL
+            done = subprocess.run(
+                [sys.executable, "-I", "-S", _PEAK, str(write_end), *measure.argv],
+                stdout=stdout,
+                stderr=err,
+                env=None if measure.env is None else dict(measure.env),
+                cwd=measure.cwd,
+                pass_fds=(write_end,),
+                check=False,
+            )
+            os.close(write_end)
+            write_end = -1
+            report = os.read(read_end, 4096).split()  # written once the command has exited
+            if done.returncode not in measure.ok_codes or len(report) != 2:
+                err.seek(0)
+                tail = err.read().decode(errors="replace").strip().splitlines()[-5:]
+                raise BenchError(
+                    f"{measure.label}: exit {done.returncode}: {' '.join(measure.argv)}\n  "
+                    + "\n  ".join(tail)
+                )
+    finally:
+        os.close(read_end)
+        if write_end != -1:
+            os.close(write_end)
+    return Run(float(report[0]), int(report[1]), done.stdout or b"")
 
 
-def timeit(measure: Measure) -> float:
-    """Wall seconds of one run of ``measure``, output discarded."""
-    return run_once(measure)[0]
+_PEAK = os.path.join(os.path.dirname(os.path.abspath(__file__)), "peak.py")
 
 
 @dataclass
@@ -138,17 +162,29 @@ class Result:
     section: Section
     rounds: int
     times: dict[str, list[float]] = field(default_factory=dict)
+    rss: dict[str, list[int]] = field(default_factory=dict)  # peak bytes of each timed run
     inspected: list[str] = field(default_factory=list)
 
     def median(self, key: str) -> float:
         return statistics.median(self.times[key])
 
+    def peak(self, key: str) -> int:
+        return max(self.rss[key])
+
+    def _series(self, key: str, metric: str) -> Sequence[float]:
+        return self.times[key] if metric == "time" else self.rss[key]
+
     def ratio(self, check: Check) -> float:
-        return self.median(check.numerator) / self.median(check.denominator)
+        if check.metric == "time":
+            return self.median(check.numerator) / self.median(check.denominator)
+        return self.peak(check.numerator) / self.peak(check.denominator)
 
     def paired(self, check: Check) -> list[float]:
         """The ratio within each round: the spread shows how much to trust the medians."""
-        pairs = zip(self.times[check.numerator], self.times[check.denominator])
+        pairs = zip(
+            self._series(check.numerator, check.metric),
+            self._series(check.denominator, check.metric),
+        )
         return [a / b for a, b in pairs]
 
     @property
@@ -159,12 +195,15 @@ class Result:
 def run_section(
     sec: Section, repeat: int, progress: Callable[[str], None] = lambda _: None
 ) -> Result:
-    result = Result(sec, repeat, {m.key: [] for m in sec.measures})
+    result = Result(
+        sec, repeat, {m.key: [] for m in sec.measures}, {m.key: [] for m in sec.measures}
+    )
     outputs: dict[str, bytes] = {}
     for measure in sec.measures:
         progress(f"warm-up: {measure.label}")
-        elapsed, outputs[measure.key] = run_once(measure, capture=True)
-        progress(f"  {elapsed:.3f} s")
+        run = run_once(measure, capture=True)
+        outputs[measure.key] = run.stdout
+        progress(f"  {run.seconds:.3f} s, peak RSS {mib(run.peak_rss)}")
     if sec.inspect is not None:
         result.inspected = sec.inspect(outputs)
     outputs.clear()
@@ -173,7 +212,9 @@ def run_section(
         # Rotate the order each round: no command always runs right after the same other one.
         shift = n % len(measures)
         for measure in measures[shift:] + measures[:shift]:
-            result.times[measure.key].append(timeit(measure))
+            run = run_once(measure)
+            result.times[measure.key].append(run.seconds)
+            result.rss[measure.key].append(run.peak_rss)
         progress(f"round {n + 1}/{repeat} done")
     for derived in sec.derived:
         pairs = zip(result.times[derived.minuend], result.times[derived.subtrahend])
@@ -185,6 +226,10 @@ def seconds(value: float) -> str:
     return f"{value:.3f} s"
 
 
+def mib(value: float) -> str:
+    return f"{value / 2**20:.1f} MiB"
+
+
 def report(result: Result) -> str:
     sec = result.section
     out = [f"== {sec.name}: {sec.title}", *(f"   {line}" for line in sec.notes)]
@@ -194,14 +239,19 @@ def report(result: Result) -> str:
     rows = [(m.key, m.label) for m in sec.measures] + [(d.key, d.label) for d in sec.derived]
     width = max(len(label) for _, label in rows)
     unit = f"us/{sec.per_item[1]}" if sec.per_item else ""
-    out.append(f"  {'command':<{width}}  {'median':>9}  {'min':>9}  {'max':>9}  {unit:>9}".rstrip())
+    rss = "peak RSS" if sec.memory else ""
+    out.append(
+        f"  {'command':<{width}}  {'median':>9}  {'min':>9}  {'max':>9}  {unit:>9}"
+        f"  {rss:>10}".rstrip()
+    )
     for key, label in rows:
         times = result.times[key]
         med = result.median(key)
         per = f"{med * 1e6 / sec.per_item[0]:9.1f}" if sec.per_item and sec.per_item[0] else ""
+        peak = mib(result.peak(key)) if sec.memory and result.rss.get(key) else ""
         out.append(
             f"  {label:<{width}}  {seconds(med):>9}  {seconds(min(times)):>9}"
-            f"  {seconds(max(times)):>9}  {per}".rstrip()
+            f"  {seconds(max(times)):>9}  {per:>9}  {peak:>10}".rstrip()
         )
     if sec.checks:
         out.append("")
@@ -217,4 +267,6 @@ def report(result: Result) -> str:
             out.append(
                 f"  {check.label:<{cwidth}}  {ratio:7.2f}  {spread:>13}  {check.goal:>7}  {verdict}"
             )
+    if sec.conclude is not None:
+        out += ["", *sec.conclude(result)]
     return "\n".join(out)

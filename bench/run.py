@@ -5,6 +5,7 @@ compiled by its own interpreter, then runs every registered section and prints p
 tables of medians and target ratios on stdout (progress goes to stderr).
 
     .venv/bin/python bench/run.py [--repeat N | --quick] [--rebuild] [--section NAME ...]
+                                  [--scale-sizes 10k,100k,1m]
 
 Sections live in their own modules and register with ``harness.section``; import the module
 below to add one.
@@ -27,6 +28,7 @@ import cleaning  # noqa: E402, F401 - registers its section
 import compile_bench  # noqa: E402, F401 - registers its sections
 import corpus  # noqa: E402 - the bench modules sit beside this script
 import fresh  # noqa: E402, F401 - registers its section
+import scale  # noqa: E402 - registers its section
 from harness import SECTIONS, BenchError, Context, report, run_section  # noqa: E402
 
 DEFAULT_VERSIONS = ("3.9", "3.11", "3.12", "3.13")
@@ -63,6 +65,12 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument(
         "--strict", action="store_true", help="exit 1 when a ratio misses its target"
     )
+    parser.add_argument(
+        "--scale-sizes",
+        default=",".join(scale.SIZES),
+        help="generated trees the scale section audits (default %(default)s; the 1m tree"
+        " takes 4 GB and ~25 s to generate, once)",
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.repeat = QUICK_REPEAT
@@ -95,6 +103,7 @@ def main(argv: Sequence[str]) -> int:
     os.makedirs(args.bench_root, exist_ok=True)
     started = time.perf_counter()
     try:
+        scale.select(args.scale_sizes)
         interpreters = corpus.find_interpreters(versions, pyenv_root)
         tree = corpus.load_or_build(
             args.bench_root,

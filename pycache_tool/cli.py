@@ -12,12 +12,14 @@ from typing import Annotated, Any, Optional
 import typer
 
 from . import __version__, config, interpreters
+from .archive_report import archives_json, archives_text
+from .archives import inspect as inspect_archive
+from .archives import split_paths
 from .clean import Area, carry_out, plan
 from .errors import ExitCode, PycacheToolError, UsageError
 from .gitfiles import tracked_bytecode
 from .interpreters import Interpreter
-from .records import Record
-from .render import clean_json, clean_text, json_report, text_report
+from .render import LineSpool, clean_json, clean_text, json_report, record_line, text_report
 from .scan import Scan
 from .style import use_color
 from .summary import Summary
@@ -115,7 +117,15 @@ def _loudness(quiet: bool, verbose: bool) -> None:
 
 @app.command(epilog=EXIT_CODES)
 def audit(
-    paths: PathsArg = None,
+    paths: Annotated[
+        Optional[list[str]],
+        typer.Argument(
+            metavar="PATHS",
+            help="Directories to scan (default: .), and wheels, sdists or zips to read"
+            " (.whl, .tar.gz, .tgz, .zip, .pyz, .egg).",
+            show_default=False,
+        ),
+    ] = None,
     python: PythonOpt = None,
     tag: TagOpt = None,
     exclude: ExcludeOpt = None,
@@ -137,12 +147,21 @@ def audit(
         ),
     ] = False,
 ) -> None:
-    """Read every cache file under PATHS and say whether its interpreter would load it."""
+    """Read every cache file under PATHS and say whether its interpreter would load it.
+
+    Wheels, sdists and zips among PATHS are read in memory, never extracted: every bytecode
+    file in a wheel or sdist is a leak; for a zip, the report says whether zipimport would
+    use each one.
+    """
     _loudness(quiet, verbose)
+    # Wheels, sdists and zips are read in memory; only directories are walked.
+    directories, archive_paths = split_paths(paths or ["."])
     scan = make_scan(
-        paths, python, tag, exclude, no_ignore, pycache_prefix, require_fresh=require_fresh
+        directories, python, tag, exclude, no_ignore, pycache_prefix, require_fresh=require_fresh
     )
-    summary = Summary()
+    archives = [inspect_archive(p, scan.targets) for p in archive_paths]
+    # JSON only counts what needs attention: keeping it would grow with a neglected tree.
+    summary = Summary(keep_attention=output is not OutputFormat.json)
     tracked: list[str] = []
 
     def find_tracked() -> list[str]:
@@ -158,32 +177,42 @@ def audit(
             targets=scan.targets,
             coverage_fn=coverage_fn,
             tracked_fn=find_tracked,
+            archives=archives_json(archives),
         ):
             sys.stdout.write(chunk)
     else:
-        every: Optional[list[Record]] = [] if verbose else None
+        # --verbose lists every record after the totals: the lines wait in a temporary file
+        # until then, not in memory, which would grow with the tree.
+        cwd, color = os.getcwd(), use_color(sys.stdout)
+        spool = LineSpool() if verbose else None
         for record in scan:
             summary.add(record)
-            if every is not None:
-                every.append(record)
-        sys.stdout.write(
-            text_report(
+            if spool is not None:
+                spool.add(record_line(record, cwd, color))
+        wrote_report = bool(scan.roots or not archives)
+        if wrote_report:
+            for chunk in text_report(
                 summary,
                 paths=scan.roots,
                 targets=scan.targets,
                 coverage=scan.coverage if require_fresh else None,
                 tracked=find_tracked(),
-                verbose_records=every,
-                cwd=os.getcwd(),
+                verbose_lines=spool,
+                cwd=cwd,
                 quiet=quiet,
-                color=use_color(sys.stdout),
+                color=color,
+            ):
+                sys.stdout.write(chunk)
+        if archives:
+            sys.stdout.write(
+                ("\n" if wrote_report else "")
+                + archives_text(archives, cwd=cwd, verbose=verbose, quiet=quiet, color=color)
             )
-        )
     sys.stdout.flush()
     code = ExitCode.OK
-    if summary.unreadable:
+    if summary.unreadable or any(a.incomplete for a in archives):
         code = ExitCode.INCOMPLETE
-    elif check and (summary.needs_attention() or tracked):
+    elif check and (summary.needs_attention() or tracked or any(a.findings for a in archives)):
         code = ExitCode.FINDINGS
     elif require_fresh and any(c.fresh < c.sources for c in scan.coverage):
         code = ExitCode.FINDINGS
@@ -626,9 +655,12 @@ def make_scan(
     *,
     require_fresh: bool = False,
 ) -> Scan:
-    """A Scan from the options every command shares, with [tool.pycache-tool] as defaults."""
-    paths = paths or ["."]
-    settings, _ = config.load(paths[0])
+    """A Scan from the options every command shares, with [tool.pycache-tool] as defaults.
+
+    ``paths`` None means "."; an empty list means no directory at all (audit of archives only).
+    """
+    paths = ["."] if paths is None else paths
+    settings, _ = config.load(paths[0] if paths else ".")
     targets = _targets(python or settings.get("python", []), tag or settings.get("tag", []))
     prefix = pycache_prefix or settings.get("pycache-prefix")
     options: dict[str, Any] = {}

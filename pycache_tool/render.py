@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import Any
+from typing import IO, Any
 
 from .clean import Outcome, Removal
 from .interpreters import Interpreter
@@ -72,13 +73,17 @@ def text_report(
     targets: Sequence[Interpreter],
     coverage: Sequence[Coverage] | None,
     tracked: Sequence[str],
-    verbose_records: Sequence[Record] | None,
+    verbose_lines: Iterable[str] | None,
     cwd: str,
     quiet: bool = False,
     color: bool = False,
-) -> str:
+) -> Iterator[str]:
     """The summary tables (left out when ``quiet``), coverage, every record when asked, then
-    what needs attention and tracked bytecode."""
+    what needs attention and tracked bytecode; in pieces, for the CLI to write as they come.
+
+    ``verbose_lines``: every record's line (``record_line``, each ending in a newline), passed
+    through as they are read, e.g. from a ``LineSpool``: they need never all be in memory.
+    """
     out: list[str] = []
     where = ", ".join(show_path(p, cwd) for p in paths)
     out.append(
@@ -104,12 +109,18 @@ def text_report(
             "",
             f"coverage: {cov.fresh} of {cov.sources} sources have a cache that {cov.target} will load{share}",
         ]
-    if verbose_records is not None:
-        out += ["", "every record:"] + [_line(r, cwd, color) for r in verbose_records]
+    if verbose_lines is not None:
+        out += ["", "every record:"]
+        yield "\n".join(out) + "\n"
+        yield from verbose_lines
+        out = []
     ranked = summary.ranked()
     if ranked:
         out += ["", f"needs attention ({len(ranked)}), most dangerous first:"]
-        out += [_line(r, cwd, color) for r in ranked]
+        yield "\n".join(out) + "\n"
+        out = []
+        for record in ranked:  # a line at a time: a neglected tree has many
+            yield record_line(record, cwd, color) + "\n"
     if tracked:
         out += ["", f"bytecode tracked by git ({len(tracked)}): .gitignore does not untrack it"]
         out += [f"  {show_path(p, cwd)}" for p in tracked]
@@ -118,13 +129,40 @@ def text_report(
         )
     if not ranked and not tracked:
         out += ["", paint("nothing needs attention", "green", color)]
-    return "\n".join(out) + "\n"
+    if out:
+        yield "\n".join(out) + "\n"
 
 
-def _line(record: Record, cwd: str, color: bool = False) -> str:
+def record_line(record: Record, cwd: str, color: bool = False) -> str:
+    """One record on one line, as the text report lists it."""
     detail = f" [{record.tag or record.python or ''}]" if (record.tag or record.python) else ""
     status = painted(f"{label(record):<14}", record.status, color, loaded=record.dangerous)
     return f"  {status}{show_path(record.path, cwd)}{detail}: {record.reason}"
+
+
+class LineSpool:
+    """Lines parked in a temporary file until their place in a report comes: a report that
+    lists every record after the totals must not hold them all in memory meanwhile."""
+
+    def __init__(self) -> None:
+        import tempfile  # only for --verbose: off the start-up path of every other run
+
+        self._file: IO[str]
+        try:
+            # surrogatepass: a lone surrogate in a reason (paths are escaped) round-trips.
+            self._file = tempfile.TemporaryFile("w+", encoding="utf-8", errors="surrogatepass")
+        except OSError:
+            self._file = io.StringIO()  # no writable temporary directory: keep them in memory
+
+    def add(self, line: str) -> None:
+        self._file.write(line + "\n")
+
+    def __iter__(self) -> Iterator[str]:
+        """The lines, newline-terminated, in blocks; once, then the file is gone."""
+        with self._file:
+            self._file.seek(0)
+            while block := self._file.read(io.DEFAULT_BUFFER_SIZE):
+                yield block
 
 
 def _quote(text: str) -> str:
@@ -181,10 +219,12 @@ def json_report(
     targets: Sequence[Interpreter],
     coverage_fn: Callable[[], Sequence[Coverage]] | None,
     tracked_fn: Callable[[], list[str]],
+    archives: Sequence[dict[str, Any]] = (),
 ) -> Iterator[str]:
     """Stream a JSON document: records are written as they come, the summary at the end.
 
     The two callables run after the last record: coverage is complete only then.
+    ``archives``: the wheels, sdists and zips that were named (see archive_report).
     """
     head = {"schema": SCHEMA, "paths": list(paths), "targets": [_target(t) for t in targets]}
     yield json.dumps(head)[:-1] + ', "records": ['
@@ -210,12 +250,13 @@ def json_report(
                 }
                 for key in sorted(summary.interpreter_files)
             },
-            "needs_attention": sum(1 for r in summary.attention if r.needs_attention),
+            "needs_attention": summary.attention_count,
         },
         "coverage": None
         if coverage_fn is None
         else [{"target": c.target, "sources": c.sources, "fresh": c.fresh} for c in coverage_fn()],
         "tracked": tracked_fn(),
+        "archives": list(archives),
     }
     yield "\n], " + json.dumps(tail)[1:] + "\n"
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 import sys
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Literal, NamedTuple
@@ -89,21 +90,14 @@ class Scan:
     def __iter__(self) -> Iterator[Record]:
         judge = Judge(self.targets)
         for root in self.roots:
-            prefix_fresh: set[str] = set()
-            prefix_records: dict[str, Record] = {}
             skip: frozenset[str] = frozenset()
             if self.pycache_prefix:
                 skip = frozenset({self.pycache_prefix})
-                for record in self._prefix_tree(root, judge):
-                    if self._covers(record) and record.target:
-                        prefix_fresh.add(record.path)
-                    if self.collect_needs and record.target:
-                        prefix_records[record.path] = record
-                    yield record
+                yield from self._prefix_tree(root, judge)
             rules = root_rules(root, self.exclude, self.use_ignore_files)
             for event in walk(root, rules, use_ignore_files=self.use_ignore_files, skip=skip):
                 if isinstance(event, Listing):
-                    yield from self._directory(event, judge, prefix_fresh, prefix_records)
+                    yield from self._directory(event, judge)
                 elif isinstance(event, Ghost):
                     yield Record(
                         event.path,
@@ -152,13 +146,7 @@ class Scan:
                 if not _vanished(record):
                     yield record
 
-    def _directory(
-        self,
-        listing: Listing,
-        judge: Judge,
-        prefix_fresh: set[str],
-        prefix_records: dict[str, Record],
-    ) -> Iterator[Record]:
+    def _directory(self, listing: Listing, judge: Judge) -> Iterator[Record]:
         directory = listing.path
         sources = {entry.name: entry for entry in listing.files if entry.name.endswith(".py")}
         local_fresh: set[tuple[str, str, int]] = set()
@@ -211,9 +199,7 @@ class Scan:
                         local_fresh.add((entry.name[:-4], "", record.optimization or 0))
                 yield record
         if track:
-            yield from self._coverage(
-                listing, sources, local_fresh, local_names, prefix_fresh, prefix_records
-            )
+            yield from self._coverage(listing, sources, local_fresh, local_names, judge)
 
     def _coverage(
         self,
@@ -221,11 +207,11 @@ class Scan:
         sources: dict[str, os.DirEntry[str]],
         local_fresh: set[tuple[str, str, int]],
         local_names: dict[str, Record | None],
-        prefix_fresh: set[str],
-        prefix_records: dict[str, Record],
+        judge: Judge,
     ) -> Iterator[Record]:
         directory = listing.path
         pycache = directory + os.sep + "__pycache__" + os.sep
+        mirror = self._mirror(directory) if self.pycache_prefix else ""
         for source_name, entry in sources.items():
             st = _entry_stat(entry)
             if st is None or (listing.rules and listing.rules.ignored(entry.path, False)):
@@ -244,12 +230,9 @@ class Scan:
                         exists = name in local_names
                         existing = local_names.get(name)
                     elif self.pycache_prefix:
-                        cache = os.path.join(
-                            self._mirror(directory), f"{stem}.{target.tag}{opt}.pyc"
-                        )
-                        fresh = cache in prefix_fresh
-                        existing = prefix_records.get(cache)
-                        exists = fresh or existing is not None or os.path.lexists(cache)
+                        cache = os.path.join(mirror, f"{stem}.{target.tag}{opt}.pyc")
+                        exists, existing = _prefix_cache(judge, cache, entry.path, st)
+                        fresh = existing is not None and self._covers(existing)
                     else:
                         name = f"{stem}.{target.tag}{opt}.pyc"
                         cache = pycache + name
@@ -317,6 +300,22 @@ def _roots(paths: Iterable[str | os.PathLike[str]]) -> list[str]:
         for r in unique
         if not any(r != o and r.startswith(o.rstrip(os.sep) + os.sep) for o in unique)
     ]
+
+
+def _prefix_cache(
+    judge: Judge, cache: str, source: str, st: os.stat_result
+) -> tuple[bool, Record | None]:
+    """Is there a file at ``cache`` (a target's, in the prefix tree), and its record if it is a
+    regular file. Judged again rather than remembered from the walk of the prefix tree: that
+    walk comes first, and remembering what it found would grow with the tree."""
+    try:
+        mode = os.lstat(cache).st_mode
+    except OSError:
+        return False, None
+    name = parse_cache_name(os.path.basename(cache))
+    if not stat.S_ISREG(mode) or name is None:
+        return True, None  # there, but never written through
+    return True, judge.cache(cache, name, source, lambda: st)
 
 
 def _gone(error: OSError) -> bool:

@@ -10,13 +10,19 @@ from .records import Record, Status
 
 
 class Summary:
-    """Counts and bytes by status and by interpreter; keeps only the records that need a look."""
+    """Counts and bytes by status and by interpreter; keeps only the records that need a look.
 
-    def __init__(self) -> None:
+    ``keep_attention=False`` keeps none, only their count (``attention_count``): for a report
+    that does not list them, since on a neglected tree they grow with the tree.
+    """
+
+    def __init__(self, *, keep_attention: bool = True) -> None:
         # (status, tag, python, target) -> [files, bytes]: one dict update per record.
         self._groups: dict[tuple[Status, str | None, str | None, bool], list[int]] = {}
         self._totals: _Totals | None = None
+        self._keep = keep_attention
         self.attention: list[Record] = []
+        self.attention_count = 0  # records that need attention, kept or not
 
     def add(self, record: Record) -> None:
         status = record.status
@@ -27,9 +33,11 @@ class Summary:
         group[0] += 1
         group[1] += record.size
         self._totals = None
-        if status is not Status.FRESH and (
-            record.needs_attention or record.dangerous or status is Status.UNREADABLE
-        ):
+        if status is Status.FRESH:
+            return
+        needs = record.needs_attention
+        self.attention_count += needs
+        if self._keep and (needs or record.dangerous or status is Status.UNREADABLE):
             self.attention.append(record)
 
     def _total(self) -> _Totals:
@@ -83,7 +91,7 @@ class Summary:
         return self.files[Status.UNREADABLE]
 
     def needs_attention(self) -> bool:
-        return any(record.needs_attention for record in self.attention)
+        return self.attention_count > 0
 
     def ranked(self) -> list[Record]:
         """The attention list, most dangerous first, then by status and path."""

@@ -1,0 +1,137 @@
+"""audit streams: its memory does not grow with the tree, in any output mode.
+
+Each mode audits a small tree and one ten times larger, in-process under tracemalloc, and
+the larger may not need more than a small fixed budget over the smaller: keeping anything
+per record (the verbose listing, what needs attention in JSON) or per cache (coverage of a
+pycache_prefix tree) costs far more than that. ``make bench`` (section ``scale``) measures
+the same on a million files, as peak RSS.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import io
+import os
+import struct
+import sys
+import tempfile
+import tracemalloc
+from pathlib import Path
+from typing import NamedTuple
+
+import pytest
+
+from .conftest import cli
+
+TAG = sys.implementation.cache_tag
+MTIME = 1_600_000_000
+PER_PACKAGE = 20
+SMALL, LARGE = 100, 1000  # modules; the larger tree has 900 more records than the smaller
+# Well under what keeping each extra record costs (a Record and its strings, ~500 bytes; a
+# rendered line, ~150), well over what varies between runs.
+BUDGET = 48 * 1024
+
+
+def make_tree(
+    root: Path, modules: int, *, missing_every: int = 0, prefix: Path | None = None
+) -> None:
+    """Packages of 20 modules, each with a fresh cache for this interpreter, except every
+    ``missing_every``-th; the caches in ``prefix`` (as PYTHONPYCACHEPREFIX lays them out) if given.
+    """
+    for n in range(modules // PER_PACKAGE):
+        package = root / f"pkg{n:03d}"
+        package.mkdir(parents=True)
+        caches = prefix / str(package).lstrip(os.sep) if prefix else package / "__pycache__"
+        caches.mkdir(parents=True)
+        for i in range(PER_PACKAGE):
+            source = package / f"mod{i:02d}.py"
+            data = b"X = %d\n" % i
+            source.write_bytes(data)
+            os.utime(source, (MTIME, MTIME))
+            if missing_every and i % missing_every == 0:
+                continue
+            header = importlib.util.MAGIC_NUMBER + struct.pack("<III", 0, MTIME, len(data))
+            (caches / f"mod{i:02d}.{TAG}.pyc").write_bytes(header + b"\xe3" + bytes(40))
+
+
+class _Discard(io.TextIOBase):
+    """stdout that keeps nothing: pytest's capture would hold the whole report."""
+
+    def write(self, text: str) -> int:
+        return len(text)
+
+
+def traced_peak(*args: str, code: int = 0) -> int:
+    """Peak bytes allocated while ``pycache-tool audit ARGS`` runs in-process, output discarded;
+    it must exit with ``code``."""
+    from pycache_tool.cli import main
+
+    with contextlib.redirect_stdout(_Discard()):
+        tracemalloc.start()
+        try:
+            assert main(["audit", *args]) == code
+            return tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+
+
+class Mode(NamedTuple):
+    options: list[str]
+    missing_every: int = 0
+    prefix: bool = False
+    code: int = 0  # the exit code
+
+
+MODES = {
+    "json": Mode(["--format", "json"]),
+    "text": Mode([]),
+    "verbose": Mode(["--verbose"]),
+    # About a third of the sources lack a cache: as many "missing" records, which need
+    # attention; JSON only counts them.
+    "require-fresh json": Mode(["--require-fresh", "--format", "json"], missing_every=3, code=1),
+    "prefix require-fresh json": Mode(["--require-fresh", "--format", "json"], prefix=True),
+}
+
+
+@pytest.mark.parametrize("mode", list(MODES))
+def test_audit_memory_does_not_grow_with_the_tree(tmp_path: Path, mode: str) -> None:
+    shape = MODES[mode]
+    peaks = {}
+    for modules in (SMALL, LARGE):
+        root = tmp_path / f"tree{modules}"
+        args = [*shape.options, str(root)]
+        prefix = None
+        if shape.prefix:
+            prefix = tmp_path / f"prefix{modules}"
+            args = ["--pycache-prefix", str(prefix), *args]
+        make_tree(root, modules, missing_every=shape.missing_every, prefix=prefix)
+        traced_peak(*args, code=shape.code)  # warm: lazy imports, typer's command, caches
+        peaks[modules] = min(traced_peak(*args, code=shape.code) for _ in range(2))
+    growth = peaks[LARGE] - peaks[SMALL]
+    assert growth < BUDGET, f"{mode}: {peaks[SMALL]} -> {peaks[LARGE]} bytes (+{growth})"
+
+
+def test_verbose_lists_every_record_between_totals_and_attention(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_tree(tmp_path / "t", PER_PACKAGE)
+    stale = tmp_path / "t" / "pkg000" / "modé.py"  # not ASCII: through the spool and back
+    stale.write_bytes(b"Y = 1\n")
+    header = importlib.util.MAGIC_NUMBER + struct.pack("<III", 0, MTIME, 6)
+    (stale.parent / "__pycache__" / f"modé.{TAG}.pyc").write_bytes(header + bytes(40))
+    monkeypatch.chdir(tmp_path / "t")
+    code, plain, err = cli(capsys, "audit")
+    assert code == 0, err
+    code, verbose, err = cli(capsys, "audit", "--verbose")
+    assert code == 0, err
+    head, rest = verbose.split("\nevery record:\n", 1)
+    listed, tail = rest.split("\n\n", 1)
+    assert head + "\n" + tail == plain  # the same report, with the listing inserted
+    paths = [line.split()[1] for line in listed.splitlines()]
+    expected = [f"pkg000/__pycache__/mod{i:02d}.{TAG}.pyc" for i in range(PER_PACKAGE)]
+    assert paths == sorted([*expected, f"pkg000/__pycache__/modé.{TAG}.pyc"])
+    assert listed.splitlines()[-1].split()[0] == "stale"
+    # Without a usable temporary directory the listing is kept in memory instead.
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "gone"))
+    assert cli(capsys, "audit", "--verbose") == (0, verbose, "")

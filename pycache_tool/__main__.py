@@ -1,5 +1,20 @@
+"""``python -m pycache_tool`` and the ``pycache-tool`` script.
+
+The command line takes a tenth of a second to load (typer); a Ctrl-C in that time ends the
+run like a Ctrl-C later on: one line, exit 130, no traceback.
+"""
+
 import sys
 
-from .cli import main
 
-sys.exit(main())
+def run() -> None:
+    try:
+        from .cli import main
+    except KeyboardInterrupt:
+        sys.stderr.write("pycache-tool: interrupted\n")
+        sys.exit(130)
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    run()

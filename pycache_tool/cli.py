@@ -713,7 +713,3 @@ def main(argv: Optional[list[str]] = None) -> int:
     if result == ExitCode.INTERRUPTED:  # typer turns Ctrl-C into a silent Exit(130)
         print("pycache-tool: interrupted", file=sys.stderr)
     return int(result or 0)
-
-
-def run() -> None:
-    sys.exit(main())

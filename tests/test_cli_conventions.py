@@ -147,3 +147,29 @@ def test_quiet_and_verbose_exclude_each_other(
     code, out, err = cli(capsys, command, "-q", "-v", str(tmp_path))
     assert code == 2
     assert err == "pycache-tool: error: --quiet and --verbose exclude each other\n"
+
+
+def test_interrupt_while_the_cli_loads_is_one_line() -> None:
+    """Ctrl-C while typer and the commands are still being imported ends like one later on."""
+    code = (
+        "import builtins, sys\n"
+        "real = builtins.__import__\n"
+        "def interrupted(name, globals=None, locals=None, fromlist=(), level=0):\n"
+        "    if level and name == 'cli':\n"
+        "        raise KeyboardInterrupt\n"
+        "    return real(name, globals, locals, fromlist, level)\n"
+        "builtins.__import__ = interrupted\n"
+        "sys.argv = ['pycache-tool', 'audit']\n"
+        "from pycache_tool.__main__ import run\n"
+        "run()\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stdout, done.stderr) == (130, "", "pycache-tool: interrupted\n")
+
+
+def test_the_library_does_not_load_the_cli() -> None:
+    """``import pycache_tool`` (the script's first step, before it can answer Ctrl-C) leaves
+    typer and the commands for later."""
+    code = "import sys, pycache_tool; print(sorted(m for m in sys.modules if 'typer' in m or 'cli' in m))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.stdout == "[]\n", done.stderr

@@ -279,7 +279,10 @@ def test_interrupt_is_one_line_and_exit_130(
     assert err == "pycache-tool: interrupted\n"
 
 
-_text = st.text(max_size=20) | st.from_regex(r"[\x00-\x1f\udc80-\udcff]+", fullmatch=True)
+# Control characters and lone surrogates (undecodable bytes under surrogateescape), drawn from
+# a list: older hypothesis releases refuse surrogates in from_regex.
+_ODD = [chr(c) for c in (*range(0x20), *range(0xDC80, 0xDD00))]
+_text = st.text(max_size=20) | st.lists(st.sampled_from(_ODD), min_size=1).map("".join)
 
 
 @given(

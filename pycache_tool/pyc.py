@@ -14,8 +14,11 @@ _U32, _TWO_U32, _THREE_U32 = struct.Struct("<I"), struct.Struct("<II"), struct.S
 
 _DEBRIS = re.compile(r"\.py[co]\.\d+\Z")  # importlib's "NAME.pyc.<id>" temp file
 _OPT = re.compile(r"\.opt-([0-9A-Za-z]+)\Z")
-_PYTEST_TAG = re.compile(r"\A(.+)\.([^.]+-pytest-[^-]+)\Z")
-_TAG = re.compile(r"\A[A-Za-z][A-Za-z0-9_]*(?:-[A-Za-z0-9_]+)*\Z")
+_TAG_PATTERN = r"[A-Za-z][A-Za-z0-9_]*(?:-[A-Za-z0-9_]+)*"
+_TAG = re.compile(rf"\A{_TAG_PATTERN}\Z")
+# pytest's assertion rewriting: STEM.{cache_tag}-pytest-{version}.pyc. Both parts are held to
+# what they can be, so that no newline or undecodable byte of a hostile name becomes a "tag".
+_PYTEST_TAG = re.compile(rf"\A(.+)\.({_TAG_PATTERN}-pytest-[0-9A-Za-z_.+]+)\Z")
 _KNOWN_TAG = re.compile(r"\A(cpython-|pypy)(\d)(\d+)(?:-pytest-.+)?\Z")
 
 

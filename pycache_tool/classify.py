@@ -326,7 +326,7 @@ def _judge(
 ) -> Record:
     fresh, why = _is_fresh(header, info, source, st)
     if fresh:
-        return verdict(Status.FRESH, True, "matches its source")
+        return verdict(Status.FRESH, True, _FRESH_REASONS[header.size, header.flags])
     if header.flags == 1 and mode != "always":
         return verdict(
             Status.STALE, True, f"{why}, but an unchecked-hash pyc is loaded anyway: old code runs"
@@ -365,6 +365,20 @@ def _is_fresh(header: Header, info: MagicInfo, source: str, st: os.stat_result) 
     if header.source_size is not None and header.source_size != st.st_size & _MASK32:
         return False, "source size differs"
     return True, ""
+
+
+# Why a fresh cache is accepted, by (header size, flags); for timestamp pycs, also what that
+# check cannot see. Constant strings: no per-record formatting on the hot path.
+_SAME_SECOND = "an edit within the same second that keeps the size is not detected"
+_FRESH_REASONS: dict[tuple[int, int | None], str] = {
+    (8, None): "timestamp pyc: the source's mtime (whole seconds) matches and no size is"
+    " recorded; an edit within the same second is not detected",
+    (12, None): f"timestamp pyc: the source's mtime (whole seconds) and size match; {_SAME_SECOND}",
+    (16, 0): f"timestamp pyc: the source's mtime (whole seconds) and size match; {_SAME_SECOND}"
+    " (use --invalidation-mode checked-hash)",  # hash pycs exist from 3.7 (PEP 552) on
+    (16, 3): "checked-hash pyc: the source's hash matches",
+    (16, 1): "unchecked-hash pyc: the source's hash matches (import does not check it by default)",
+}
 
 
 def _accepted_magics(owner: Interpreter | None, info: MagicInfo) -> frozenset[int]:

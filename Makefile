@@ -29,13 +29,16 @@ pytest: $(STAMP)
 
 test: lint pytest
 
-# The concurrency and fault tests (tests/test_reliability.py), run longer than in `make test`:
-# STRESS_SECONDS of compile, clean, audit and imports at once, and KILLS SIGKILLs.
+# The concurrency, fault and hostile-tree tests, run longer than in `make test`:
+# STRESS_SECONDS of compile, clean, audit and imports at once, KILLS SIGKILLs, and EXAMPLES
+# random hostile trees.
 STRESS_SECONDS ?= 120
 KILLS ?= 200
+EXAMPLES ?= 2000
 stress: precompile
 	PYCACHE_TOOL_STRESS_SECONDS=$(STRESS_SECONDS) PYCACHE_TOOL_KILLS=$(KILLS) \
-		$(BIN)/python -m pytest -m reliability tests/test_reliability.py $(PYTEST_ARGS)
+	PYCACHE_TOOL_STRESS_EXAMPLES=$(EXAMPLES) \
+		$(BIN)/python -m pytest tests/test_reliability.py tests/test_hostile.py $(PYTEST_ARGS)
 
 BENCH_STAMP := $(VENV)/.bench-installed
 

@@ -24,7 +24,6 @@ import time
 from collections.abc import Sequence
 from typing import IO, TYPE_CHECKING, NamedTuple, Optional
 
-from .classify import _invalidation
 from .errors import UsageError, describe
 from .interpreters import Interpreter, final_magics, python_label, source_hash, version_key
 from .pyc import (
@@ -306,7 +305,7 @@ def _describe(name: str, head: bytes, size: int) -> tuple[_Header, tuple[int, ..
             (header.mtime,) if header.source_size is None else (header.mtime, header.source_size)
         )
     return (
-        _Header(tag, python, header.magic, optimization, _invalidation(header), info, ""),
+        _Header(tag, python, header.magic, optimization, header.invalidation, info, ""),
         fields,
     )
 

@@ -147,7 +147,7 @@ class Judge:
         rule = self._rules.get(key)
         if rule is None:
             rule = self._rules[key] = self._tag_rule(tag, header.magic, name.suffix)
-        invalidation = _invalidation(header)
+        invalidation = header.invalidation
 
         def verdict(status: Status, loads: bool | None, reason: str) -> Record:
             return Record(
@@ -269,7 +269,7 @@ class Judge:
             )
         python = python_label(info.implementation, info.version)
         target = python in self.tagless
-        invalidation = _invalidation(header)
+        invalidation = header.invalidation
         st = stat_source()
 
         def verdict(status: Status, loads: bool | None, reason: str) -> Record:
@@ -391,10 +391,3 @@ def _accepted_magics(owner: Interpreter | None, info: MagicInfo) -> frozenset[in
 
 def _one_of(magics: frozenset[int]) -> str:
     return " or ".join(str(m) for m in sorted(magics)) or "another magic number"
-
-
-_INVALIDATION = {0: "timestamp", None: "timestamp", 1: "unchecked-hash", 3: "checked-hash"}
-
-
-def _invalidation(header: Header) -> str:
-    return _INVALIDATION[header.flags]

@@ -41,6 +41,14 @@ class Header(NamedTuple):
     source_size: int | None
     source_hash: bytes | None
 
+    @property
+    def invalidation(self) -> str:
+        """ "timestamp", "checked-hash" or "unchecked-hash" (headers with other flags are corrupt)."""
+        return _INVALIDATION[self.flags]
+
+
+_INVALIDATION = {0: "timestamp", None: "timestamp", 1: "unchecked-hash", 3: "checked-hash"}
+
 
 class MagicInfo(NamedTuple):
     implementation: str  # "cpython" or "pypy"

@@ -43,8 +43,11 @@ pytestmark = pytest.mark.reliability
 STRESS_SECONDS = float(os.environ.get("PYCACHE_TOOL_STRESS_SECONDS", "20"))
 KILLS = int(os.environ.get("PYCACHE_TOOL_KILLS", "20"))
 TOOL = [sys.executable, "-m", "pycache_tool"]
-# Other interpreters that import from, and are compiled for, the same tree (those present).
-OTHERS = [INTERPRETERS[v] for v in ("3.12", "3.13") if v in INTERPRETERS]
+# Two other interpreters that import from, and are compiled for, the same tree (those present
+# that are not the version running the suite).
+_RUNNING = f"{sys.version_info[0]}.{sys.version_info[1]}"
+_OTHER_VERSIONS = [v for v in ("3.11", "3.12", "3.13") if v in INTERPRETERS and v != _RUNNING]
+OTHERS = [INTERPRETERS[v] for v in _OTHER_VERSIONS[:2]]
 CACHE_NAME = re.compile(r"\.py[co](\.\d+)?\Z")  # a cache file or a write's temp file
 DEBRIS = re.compile(r"\.pyc\.\d+\Z")
 INTERRUPTED = "pycache-tool: interrupted\n"

@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+from . import interpreters
 from .errors import UsageError
 from .interpreters import Interpreter, version_key
 from .records import Record, Status
@@ -130,18 +131,11 @@ def target_dirs(target: Interpreter) -> tuple[list[str], str | None]:
     """The target's own site-packages directories and its standard library."""
     assert target.executable is not None
     env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
+    answer = interpreters.ask([target.executable], _PATHS_QUERY, env)
     try:
-        done = subprocess.run(
-            [target.executable, "-c", _PATHS_QUERY],
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=60,
-            check=True,
-        )
-        purelib, platlib, stdlib = json.loads(done.stdout)
-    except (OSError, subprocess.SubprocessError, ValueError) as exc:
-        raise UsageError(f"cannot ask {target.executable} for its directories: {exc}") from None
+        purelib, platlib, stdlib = answer
+    except (TypeError, ValueError):
+        raise UsageError(f"--python {target.executable} did not name its directories") from None
     site = []
     for path in (purelib, platlib):
         if path and os.path.isdir(path) and os.path.realpath(path) not in site:

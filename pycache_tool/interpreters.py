@@ -94,11 +94,8 @@ def current() -> Interpreter:
 
 # Runs inside the target, any Python from 2.7 on: puts what caching needs to know in ``info``.
 # ``doctor`` runs it too, with more code after it; ``query`` prints ``info`` as it is.
-# ``-c`` puts the working directory first on sys.path: a json.py there must not answer.
 INFO_CODE = r"""
 import sys
-if sys.path and sys.path[0] == "":
-    del sys.path[0]
 import json
 try:
     import importlib.util as u
@@ -132,6 +129,14 @@ def query(executable: str) -> Interpreter:
     return from_info(ask([executable], INFO_CODE + PRINT_INFO, env), executable)
 
 
+# ``-c`` puts the working directory first on sys.path: a json.py there must not answer.
+_OWN_MODULES_ONLY = """\
+import sys
+if sys.path and sys.path[0] == "":
+    del sys.path[0]
+"""
+
+
 def ask(command: Sequence[str], code: str, env: Mapping[str, str] | None = None) -> Any:
     """Run ``code`` in the interpreter started as ``command``: the JSON on its last output line.
 
@@ -140,7 +145,7 @@ def ask(command: Sequence[str], code: str, env: Mapping[str, str] | None = None)
     shown = " ".join(command)
     try:
         done = subprocess.run(
-            [*command, "-c", code],
+            [*command, "-c", _OWN_MODULES_ONLY + code],
             capture_output=True,
             text=True,
             env=env,

@@ -555,6 +555,21 @@ def test_sigkill_compile_and_clean_at_random_moments(tmp_path: Path) -> None:
 # --- SIGINT --------------------------------------------------------------------------------
 
 
+@pytest.fixture(autouse=True)
+def sigint_reaches_the_tool() -> Iterator[None]:
+    """A suite started as a background job (``make stress &``) runs with SIGINT ignored, and
+    an ignored signal stays ignored across exec: the tool would never see Ctrl-C. A handled
+    one is reset to the default in the child, so handle it here while the test runs."""
+    if signal.getsignal(signal.SIGINT) != signal.SIG_IGN:
+        yield
+        return
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def interrupt(run: Launched) -> tuple[int, str]:
     """Ctrl-C: SIGINT to the whole foreground process group; the exit code and stderr."""
     os.killpg(run.proc.pid, signal.SIGINT)

@@ -269,6 +269,7 @@ def _emptied_ghost_dirs(ghost: str, gone: set[str]) -> dict[str, str]:
     The walker's definition, re-checked on disk: a ``__pycache__`` goes when every entry in it
     is planned (a subdirectory or any other file keeps it); any other directory goes only when
     it holds nothing but such ``__pycache__`` directories and such directories, at least one.
+    A directory that stays does not keep its emptied subdirectories: all of them are visited.
     """
     found: dict[str, str] = {}
 
@@ -278,17 +279,17 @@ def _emptied_ghost_dirs(ghost: str, gone: set[str]) -> dict[str, str]:
                 entries = list(it)
         except OSError:
             return False
-        holds_cache = is_pycache
+        holds_cache, stays = is_pycache, False
         for entry in entries:
             if entry.path in gone:
                 holds_cache = True
-                continue
-            if is_pycache or not entry.is_dir(follow_symlinks=False):
-                return False
-            if not empties(entry.path, entry.name == PYCACHE):
-                return False
-            holds_cache = True
-        if not holds_cache:
+            elif is_pycache or not entry.is_dir(follow_symlinks=False):
+                stays = True
+            elif empties(entry.path, entry.name == PYCACHE):
+                holds_cache = True
+            else:
+                stays = True
+        if stays or not holds_cache:
             return False
         if directory not in gone:
             found[directory] = PYCACHE if is_pycache else "ghost"

@@ -164,6 +164,31 @@ def test_ghosts_are_removed_with_their_caches_but_not_their_parent(
     assert "ghost/" in out and "removed 1 files and 2 directories" in out
 
 
+def test_a_ghost_that_stays_still_loses_its_emptied_subdirectories(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Found by the hostile-tree property test: a ghost kept by a directory inside its
+    __pycache__ (Python makes none there) used to keep whichever of its emptied
+    subdirectories came after that one in the directory listing."""
+    root = tmp_path / "proj"
+    ghost = root / "old"
+    cache = compile_here(write(ghost / "m.py", "M = 1\n"))
+    (cache.parent / "keeps-it").mkdir()
+    subdirectories = [ghost / f"sub{n}" for n in range(8)]
+    for sub in subdirectories:
+        compile_here(write(sub / "m.py", "M = 1\n"))
+    for source in ghost.rglob("*.py"):
+        source.unlink()
+    before = snapshot(root)
+    code, out, err = clean(capsys, "--ghosts", str(root))
+    assert code == 0, err
+    expected = {cache}
+    for sub in subdirectories:
+        expected |= {sub, sub / "__pycache__", compile_target(sub / "m.py")}
+    assert_removed(before, snapshot(root), expected)
+    assert "removed 9 files and 16 directories" in out
+
+
 def test_pycache_dirs_left_empty_are_removed_others_stay(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

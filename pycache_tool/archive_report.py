@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .archives import FRESH, SDIST, UNKNOWN, WHEEL, Archive, Entry
-from .render import show_path, size
+from .render import counted, show_path, size
 from .style import Style, paint
 
 
@@ -20,7 +20,7 @@ def archives_text(
     """
     attention = [a for a in archives if a.findings]
     unreadable = [a for a in archives if a.incomplete]
-    heading = f"{len(archives)} archive{'s' if len(archives) != 1 else ''}"
+    heading = counted(len(archives), "archive")
     if attention:
         heading += f", {len(attention)} with bytecode that needs attention"
     else:
@@ -44,7 +44,7 @@ def _summary(archive: Archive, color: bool) -> str:
     text = archive.kind
     if entries:
         total = sum(e.size for e in entries)
-        text += f", {len(entries)} bytecode file{'s' if len(entries) != 1 else ''} ({size(total)})"
+        text += f", {counted(len(entries), 'bytecode file')} ({size(total)})"
         if archive.kind in (WHEEL, SDIST):
             text += ": " + paint("leaked into the distribution", "red", color)
             text += " (build from a clean tree, or exclude __pycache__ and *.py[co])"

@@ -41,6 +41,11 @@ def size(n: int) -> str:
     raise AssertionError("unreachable")
 
 
+def counted(n: int, noun: str, plural: str = "") -> str:
+    """``1 file``, ``2 files``; ``plural`` where adding an s will not do."""
+    return f"{n} {noun if n == 1 else plural or noun + 's'}"
+
+
 def label(record: Record) -> str:
     if record.status is Status.STALE and record.loads:
         return "stale, LOADED"
@@ -87,7 +92,7 @@ def text_report(
     out: list[str] = []
     where = ", ".join(show_path(p, cwd) for p in paths)
     out.append(
-        f"{summary.cache_files} cache files, {size(summary.cache_bytes)} in {where}"
+        f"{counted(summary.cache_files, 'cache file')}, {size(summary.cache_bytes)} in {where}"
         f" (target: {', '.join(t.name for t in targets)})"
     )
     if summary.files and not quiet:
@@ -300,7 +305,8 @@ def clean_text(
     ]
     freed = "would be freed" if dry_run else "freed"
     out.append(
-        f"{verb} {outcome.files} files and {outcome.directories} directories, {size(outcome.bytes)} {freed}"
+        f"{verb} {counted(outcome.files, 'file')} and"
+        f" {counted(outcome.directories, 'directory', 'directories')}, {size(outcome.bytes)} {freed}"
         + (f"; {len(outcome.failed)} failed" if outcome.failed else "")
     )
     return "\n".join(out) + "\n"

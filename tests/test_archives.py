@@ -526,7 +526,7 @@ def test_directories_and_archives_together(
     ]
     code, out, _ = cli(capsys, "audit", "--check", "tree", "e-1.0-py3-none-any.whl")
     assert code == 1  # the orphan in the tree
-    assert "1 cache files" in out and "\n\n1 archive, no bytecode in them needs attention\n" in out
+    assert "1 cache file," in out and "\n\n1 archive, no bytecode in them needs attention\n" in out
     # Archives only: the working directory (with its orphan) is not scanned.
     monkeypatch.chdir(tree)
     code, doc = cli_json(capsys, "audit", "--check", str(empty))

@@ -161,7 +161,7 @@ def test_ghosts_are_removed_with_their_caches_but_not_their_parent(
     ghost = root / "pkg" / "gone"
     expected = {ghost, ghost / "__pycache__", ghost / "__pycache__" / f"m.{TAG}.pyc"}
     assert_removed(before, snapshot(root), expected)
-    assert "ghost/" in out and "removed 1 files and 2 directories" in out
+    assert "ghost/" in out and "removed 1 file and 2 directories" in out
 
 
 def test_a_ghost_that_stays_still_loses_its_emptied_subdirectories(
@@ -283,7 +283,7 @@ def test_real_run_reports_what_it_removed(
     # --quiet: the totals only.
     code, out, _ = clean(capsys, "--quiet", str(root))
     assert code == 0
-    assert len(out.splitlines()) == 1 and out.startswith("removed 5 files and 1 directories")
+    assert len(out.splitlines()) == 1 and out.startswith("removed 5 files and 1 directory")
 
 
 def test_nothing_to_do(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -573,7 +573,7 @@ def ghosts_made(
     chosen: set[str],
 ) -> set[bytes]:
     """Ghosts that audit finds only after a clean removed files outside ``__pycache__`` in
-    them (sourceless or legacy caches that kept the directory from being one)."""
+    them (the sourceless or corrupt caches that kept the directory from being one)."""
     if "ghosts" not in chosen:
         return set()
     before = {os.fsencode(r["path"]) for r in records if r["status"] == "ghost"}

@@ -38,7 +38,7 @@ from dataclasses import asdict, dataclass
 
 from harness import BenchError, Check, Context, Measure, Result, Section, mib, section
 
-from pycache_tool.interpreters import final_magics
+from pycache_tool.bytecode.interpreters import final_magics
 
 FORMAT = 1  # bump when the generator changes: cached trees are rebuilt
 SEED = 6

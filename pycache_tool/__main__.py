@@ -8,8 +8,11 @@ import sys
 
 
 def run() -> None:
+    # The tool never writes bytecode of its own, whatever the environment says. Only the command
+    # line does this: importing the package as a library leaves the host process alone.
+    sys.dont_write_bytecode = True
     try:
-        from .cli import main
+        from pycache_tool.cli import main
     except KeyboardInterrupt:
         sys.stderr.write("pycache-tool: interrupted\n")
         sys.exit(130)

@@ -24,9 +24,14 @@ import time
 from collections.abc import Sequence
 from typing import IO, TYPE_CHECKING, NamedTuple, Optional
 
-from .errors import UsageError, describe
-from .interpreters import Interpreter, final_magics, python_label, source_hash, version_key
-from .pyc import (
+from pycache_tool.bytecode.interpreters import (
+    Interpreter,
+    final_magics,
+    python_label,
+    source_hash,
+    version_key,
+)
+from pycache_tool.bytecode.pyc import (
     HEADER_READ,
     MagicInfo,
     is_cache_file_name,
@@ -34,6 +39,7 @@ from .pyc import (
     parse_cache_name,
     parse_header,
 )
+from pycache_tool.errors import UsageError, describe
 
 if TYPE_CHECKING:
     import zipfile

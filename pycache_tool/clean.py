@@ -13,10 +13,10 @@ import stat
 from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 
-from .errors import describe
-from .interpreters import Interpreter
-from .records import Record, Status
-from .walk import PYCACHE, VCS_DIRS
+from pycache_tool.bytecode.interpreters import Interpreter
+from pycache_tool.errors import describe
+from pycache_tool.scanning.records import Record, Status
+from pycache_tool.scanning.walk import PYCACHE, VCS_DIRS
 
 # Category -> the statuses it removes. "foreign" and "ghosts" are chosen differently.
 CATEGORIES: dict[str, frozenset[Status]] = {

@@ -7,8 +7,8 @@ import re
 import sys
 from typing import Any
 
-from .errors import UsageError
-from .walk import project_root
+from pycache_tool.errors import UsageError
+from pycache_tool.scanning.walk import project_root
 
 # key -> expected type; names match the command-line options
 KEYS: dict[str, type] = {

@@ -17,12 +17,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from . import interpreters
-from .errors import UsageError
-from .interpreters import Interpreter, version_key
-from .records import Record, Status
-from .render import size
-from .scan import Scan
+from pycache_tool.bytecode import interpreters
+from pycache_tool.bytecode.interpreters import Interpreter, version_key
+from pycache_tool.errors import UsageError
+from pycache_tool.reports.common import size
+from pycache_tool.scanning.records import Record, Status
+from pycache_tool.scanning.scan import Scan
 
 # "Barely compiled": fewer than half of a location's sources have a fresh cache at the level
 # the interpreter runs at. Real cases are far below (an image with 11,959 sources and 1 pyc);

@@ -21,8 +21,8 @@ import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from .errors import ExitCode, PycacheToolError, UsageError
-from .interpreters import Interpreter, version_key
+from pycache_tool.bytecode.interpreters import Interpreter, version_key
+from pycache_tool.errors import ExitCode, PycacheToolError, UsageError
 
 DEFAULT_REPEAT = 5
 DEFAULT_TOP = 10

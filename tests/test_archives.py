@@ -31,7 +31,7 @@ import pytest
 
 from pycache_tool import archives
 from pycache_tool.archives import Archive, Entry, inspect
-from pycache_tool.interpreters import query
+from pycache_tool.bytecode.interpreters import query
 
 from .conftest import INTERPRETERS, cli, cli_json, interpreter_params, run_python, write
 
@@ -554,7 +554,7 @@ def test_quiet_and_verbose(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
 
 
 def archives_size(path: Path) -> str:
-    from pycache_tool.render import size
+    from pycache_tool.reports.common import size
 
     return size(sum(e.size for e in inspect(str(path)).entries))
 

@@ -15,7 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pycache_tool import Record, Scan, Status, scan
-from pycache_tool.render import record_json, record_json_text
+from pycache_tool.reports.audit import record_json, record_json_text
 from tests.cleantrees import compile_here
 from tests.conftest import cli, cli_json, write
 

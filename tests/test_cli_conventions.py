@@ -155,7 +155,7 @@ def test_interrupt_while_the_cli_loads_is_one_line() -> None:
         "import builtins, sys\n"
         "real = builtins.__import__\n"
         "def interrupted(name, globals=None, locals=None, fromlist=(), level=0):\n"
-        "    if level and name == 'cli':\n"
+        "    if name == 'pycache_tool.cli':\n"
         "        raise KeyboardInterrupt\n"
         "    return real(name, globals, locals, fromlist, level)\n"
         "builtins.__import__ = interrupted\n"

@@ -20,9 +20,9 @@ from typing import Any
 
 import pytest
 
-from pycache_tool import interpreters
+from pycache_tool.bytecode import interpreters
 from pycache_tool.cli import main
-from pycache_tool.compile import Options, compile_trees
+from pycache_tool.compile.plan import Options, compile_trees
 
 from .conftest import INTERPRETERS, cli, cli_json, interpreter_params, run_python, write
 

@@ -20,9 +20,9 @@ from typing import Any
 
 import pytest
 
-from pycache_tool import interpreters
+from pycache_tool.bytecode import interpreters
 from pycache_tool.doctor import diagnose
-from pycache_tool.doctor_report import doctor_text
+from pycache_tool.reports.doctor import doctor_text
 
 from .cleantrees import snapshot
 from .conftest import INTERPRETERS, cli, cli_json, interpreter_params, write

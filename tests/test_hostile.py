@@ -33,10 +33,11 @@ import pytest
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
-from pycache_tool import Scan, interpreters
-from pycache_tool._magic_table import MAGIC_TABLE
-from pycache_tool.interpreters import final_magics
-from pycache_tool.render import show_path
+from pycache_tool import Scan
+from pycache_tool.bytecode import interpreters
+from pycache_tool.bytecode.interpreters import final_magics
+from pycache_tool.bytecode.magic_table import MAGIC_TABLE
+from pycache_tool.reports.common import show_path
 from tests.cleantrees import Snapshot, snapshot
 from tests.conftest import cli, cli_json
 

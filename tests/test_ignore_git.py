@@ -25,8 +25,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pycache_tool.ignore import compile_patterns
-from pycache_tool.walk import Listing, ignores_everything, root_rules, walk
+from pycache_tool.scanning.ignore import compile_patterns
+from pycache_tool.scanning.walk import Listing, ignores_everything, root_rules, walk
 
 pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from pycache_tool import interpreters
+from pycache_tool.bytecode import interpreters
 from pycache_tool.errors import UsageError
 from pycache_tool.importtime import measure, parse_lines, parse_run
 

@@ -35,7 +35,7 @@ from typing import Any
 import pytest
 
 from pycache_tool import Record, Status, scan
-from pycache_tool.interpreters import Interpreter, query
+from pycache_tool.bytecode.interpreters import Interpreter, query
 
 from .conftest import INTERPRETERS, interpreter_params, run_python, write
 

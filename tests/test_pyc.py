@@ -13,10 +13,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pycache_tool._magic_table import MAGIC_TABLE
-from pycache_tool.interpreters import final_magics, from_tag, source_hash
-from pycache_tool.pyc import base_tag, parse_cache_name, parse_header, tag_version
-from pycache_tool.siphash import siphash
+from pycache_tool.bytecode.interpreters import final_magics, from_tag, source_hash
+from pycache_tool.bytecode.magic_table import MAGIC_TABLE
+from pycache_tool.bytecode.pyc import base_tag, parse_cache_name, parse_header, tag_version
+from pycache_tool.bytecode.siphash import siphash
 
 CSV = Path(__file__).resolve().parents[2] / "shared" / "reference" / "magic-numbers.csv"
 

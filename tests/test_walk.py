@@ -15,8 +15,8 @@ import pytest
 
 from pycache_tool import Status, scan
 from pycache_tool.cli import main
-from pycache_tool.ignore import IgnoreStack
-from pycache_tool.walk import (
+from pycache_tool.scanning.ignore import IgnoreStack
+from pycache_tool.scanning.walk import (
     Event,
     Ghost,
     Listing,

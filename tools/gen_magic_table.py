@@ -1,4 +1,4 @@
-"""Regenerate pycache_tool/_magic_table.py from the shared magic-number list.
+"""Regenerate pycache_tool/bytecode/magic_table.py from the shared magic-number list.
 
 Usage: python tools/gen_magic_table.py ../shared/reference/magic-numbers.csv
 """
@@ -10,7 +10,7 @@ import re
 import sys
 from pathlib import Path
 
-OUT = Path(__file__).resolve().parent.parent / "pycache_tool" / "_magic_table.py"
+OUT = Path(__file__).resolve().parent.parent / "pycache_tool" / "bytecode" / "magic_table.py"
 
 
 def header_size(version: str, notes: str) -> int:

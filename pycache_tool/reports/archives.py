@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from .archives import FRESH, SDIST, UNKNOWN, WHEEL, Archive, Entry
-from .render import counted, show_path, size
-from .style import Style, paint
+from pycache_tool.archives import FRESH, SDIST, UNKNOWN, WHEEL, Archive, Entry
+from pycache_tool.reports.common import counted, show_path, size
+from pycache_tool.reports.style import Style, paint
 
 
 def archives_text(

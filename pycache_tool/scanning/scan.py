@@ -8,13 +8,13 @@ import sys
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Literal, NamedTuple
 
-from . import interpreters
-from .classify import Judge, SourceStat, source_stat
-from .errors import UsageError, describe
-from .interpreters import Interpreter
-from .pyc import base_tag, parse_cache_name
-from .records import Record, Status
-from .walk import Ghost, Listing, Unlistable, root_rules, walk
+from pycache_tool.bytecode import interpreters
+from pycache_tool.bytecode.interpreters import Interpreter
+from pycache_tool.bytecode.pyc import base_tag, parse_cache_name
+from pycache_tool.errors import UsageError, describe
+from pycache_tool.scanning.classify import Judge, SourceStat, source_stat
+from pycache_tool.scanning.records import Record, Status
+from pycache_tool.scanning.walk import Ghost, Listing, Unlistable, root_rules, walk
 
 _ENVIRONMENT = object()
 

@@ -13,7 +13,7 @@ import os
 from collections.abc import Iterator
 from typing import NamedTuple, Union
 
-from .ignore import IgnoreStack, Patterns, compile_patterns, read_patterns
+from pycache_tool.scanning.ignore import IgnoreStack, Patterns, compile_patterns, read_patterns
 
 VCS_DIRS = frozenset({".git", ".hg", ".svn"})
 _BY_NAME = operator.attrgetter("name")  # name order: the same report on every file system
@@ -191,7 +191,7 @@ def root_rules(root: str, overrides: list[str] | None, use_ignore_files: bool) -
     if overrides:
         spec = compile_patterns(overrides)
         if spec is not None:
-            from .ignore import Rules
+            from pycache_tool.scanning.ignore import Rules
 
             base = IgnoreStack((), Rules(project_root(root), spec))
     if not use_ignore_files or os.path.lexists(os.path.join(root, ".git")):

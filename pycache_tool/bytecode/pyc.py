@@ -7,7 +7,7 @@ import re
 import struct
 from typing import NamedTuple
 
-from ._magic_table import MAGIC_TABLE
+from pycache_tool.bytecode.magic_table import MAGIC_TABLE
 
 HEADER_READ = 16  # the longest header of any era (PEP 552)
 _U32, _TWO_U32, _THREE_U32 = struct.Struct("<I"), struct.Struct("<II"), struct.Struct("<III")

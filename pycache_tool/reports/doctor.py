@@ -7,9 +7,9 @@ import shlex
 from collections.abc import Sequence
 from typing import Any
 
-from .doctor import Diagnosis, Finding, Location, Settings
-from .render import SCHEMA, size
-from .style import paint
+from pycache_tool.doctor import Diagnosis, Finding, Location, Settings
+from pycache_tool.reports.common import SCHEMA, size
+from pycache_tool.reports.style import paint
 
 _IMPLEMENTATIONS = {"cpython": "CPython", "pypy": "PyPy"}
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .compile import CompileError, CompileResult, TargetResult, need_reason
-from .render import SCHEMA, show_path
-from .style import paint
+from pycache_tool.compile.plan import CompileError, CompileResult, TargetResult, need_reason
+from pycache_tool.reports.common import SCHEMA, show_path
+from pycache_tool.reports.style import paint
 
 
 def error_lines(result: CompileResult, cwd: str) -> list[str]:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .importtime import Measurement, ModuleGain, Run
-from .render import SCHEMA
-from .style import paint
+from pycache_tool.importtime import Measurement, ModuleGain, Run
+from pycache_tool.reports.common import SCHEMA
+from pycache_tool.reports.style import paint
 
 
 def _ms(us: int) -> str:

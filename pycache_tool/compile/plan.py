@@ -4,7 +4,7 @@ The plan comes from the one walker and the one classifier (``Scan`` with ``colle
 a source needs compiling for a target and level unless it has a cache there that the target
 loads, that matches the source, and that was written in the requested invalidation mode.
 
-The work runs in a pool of the target's own processes (``_compile_worker.py``): its magic
+The work runs in a pool of the target's own processes (``worker.py``): its magic
 number, cache tag, SipHash and marshal format are its own. They are fed batches of paths over
 a pipe, largest sources first so that no worker is left with a big file at the end, and
 answer file by file, so a worker that dies or hangs is known to the file and replaced.
@@ -24,14 +24,14 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from . import interpreters
-from .errors import UsageError
-from .interpreters import Interpreter, version_key
-from .records import Record, Status
-from .scan import Need, Scan, covers
+from pycache_tool.bytecode import interpreters
+from pycache_tool.bytecode.interpreters import Interpreter, version_key
+from pycache_tool.errors import UsageError
+from pycache_tool.scanning.records import Record, Status
+from pycache_tool.scanning.scan import Need, Scan, covers
 
 MODES = ("timestamp", "checked-hash", "unchecked-hash")
-WORKER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_compile_worker.py")
+WORKER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "worker.py")
 DEFAULT_TIMEOUT = 60.0
 
 Progress = Callable[[str, int, int], None]  # (target name, files done, files planned)

@@ -11,18 +11,20 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from . import __version__, config, interpreters
-from .archive_report import archives_json, archives_text
-from .archives import inspect as inspect_archive
-from .archives import split_paths
-from .clean import Area, carry_out, plan
-from .errors import ExitCode, PycacheToolError, UsageError
-from .gitfiles import tracked_bytecode
-from .interpreters import Interpreter
-from .render import LineSpool, clean_json, clean_text, json_report, record_line, text_report
-from .scan import Scan
-from .style import use_color
-from .summary import Summary
+from pycache_tool import __version__, config
+from pycache_tool.archives import inspect as inspect_archive
+from pycache_tool.archives import split_paths
+from pycache_tool.bytecode import interpreters
+from pycache_tool.bytecode.interpreters import Interpreter
+from pycache_tool.clean import Area, carry_out, plan
+from pycache_tool.errors import ExitCode, PycacheToolError, UsageError
+from pycache_tool.reports.archives import archives_json, archives_text
+from pycache_tool.reports.audit import LineSpool, json_report, record_line, text_report
+from pycache_tool.reports.clean import clean_json, clean_text
+from pycache_tool.reports.style import use_color
+from pycache_tool.scanning.gitfiles import tracked_bytecode
+from pycache_tool.scanning.scan import Scan
+from pycache_tool.scanning.summary import Summary
 
 EXIT_CODES = """\b
 Exit codes: 0 ok; 1 findings (--check, --require-fresh); 2 usage error (bad option,
@@ -427,8 +429,8 @@ def compile_command(
 ) -> None:
     """Precompile sources for each target interpreter, in its own processes; skip fresh caches."""
     _loudness(quiet, verbose)
-    from .compile import Options, compile_trees
-    from .compile_report import compile_json, compile_text
+    from pycache_tool.compile.plan import Options, compile_trees
+    from pycache_tool.reports.compile import compile_json, compile_text
 
     settings, _ = config.load((paths or ["."])[0])
     if not paths:
@@ -514,8 +516,8 @@ def doctor(
     Each warning comes with the command that fixes it.
     """
     _loudness(quiet, verbose)
-    from .doctor import diagnose
-    from .doctor_report import doctor_json, doctor_text
+    from pycache_tool.doctor import diagnose
+    from pycache_tool.reports.doctor import doctor_json, doctor_text
 
     settings, _ = config.load(".")
     pythons = python or settings.get("python", []) or [None]
@@ -620,8 +622,8 @@ def importtime(
     are neither read nor written.
     """
     _loudness(quiet, verbose)
-    from .importtime import DEFAULT_TOP, measure
-    from .importtime_report import importtime_json, importtime_text
+    from pycache_tool.importtime import DEFAULT_TOP, measure
+    from pycache_tool.reports.importtime import importtime_json, importtime_text
 
     if top is None:
         top = 0 if verbose else DEFAULT_TOP

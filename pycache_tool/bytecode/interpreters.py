@@ -11,10 +11,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ._magic_table import MAGIC_TABLE
-from .errors import UsageError
-from .pyc import tag_version
-from .siphash import siphash
+from pycache_tool.bytecode.magic_table import MAGIC_TABLE
+from pycache_tool.bytecode.pyc import tag_version
+from pycache_tool.bytecode.siphash import siphash
+from pycache_tool.errors import UsageError
 
 CHECK_MODES = ("default", "always", "never")
 

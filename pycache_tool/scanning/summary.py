@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections import Counter
 from typing import NamedTuple
 
-from .pyc import base_tag
-from .records import Record, Status
+from pycache_tool.bytecode.pyc import base_tag
+from pycache_tool.scanning.records import Record, Status
 
 
 class Summary:

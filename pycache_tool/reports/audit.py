@@ -1,49 +1,18 @@
-"""Turn records and summaries into text or JSON. Returns strings; the CLI writes them."""
+"""audit's report: records and summaries as text or JSON. Returns strings; the CLI writes them."""
 
 from __future__ import annotations
 
 import io
 import json
-import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import IO, Any
 
-from .clean import Outcome, Removal
-from .interpreters import Interpreter
-from .records import Record, Status
-from .scan import Coverage
-from .style import Style, paint
-from .summary import Summary
-
-SCHEMA = 1
-
-
-def show_path(path: str, cwd: str) -> str:
-    """A path for a terminal: relative to the working directory when below it, control
-    characters and undecodable bytes escaped so every record stays on one line."""
-    if path == cwd:
-        shown = "."
-    elif path.startswith(cwd.rstrip(os.sep) + os.sep):
-        shown = path[len(cwd.rstrip(os.sep)) + 1 :]
-    else:
-        shown = path
-    if shown.isprintable():
-        return shown
-    return shown.encode("unicode_escape").decode("ascii")
-
-
-def size(n: int) -> str:
-    value = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if value < 1024 or unit == "GiB":
-            return f"{int(value)} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    raise AssertionError("unreachable")
-
-
-def counted(n: int, noun: str, plural: str = "") -> str:
-    """``1 file``, ``2 files``; ``plural`` where adding an s will not do."""
-    return f"{n} {noun if n == 1 else plural or noun + 's'}"
+from pycache_tool.bytecode.interpreters import Interpreter
+from pycache_tool.reports.common import SCHEMA, counted, show_path, size
+from pycache_tool.reports.style import Style, paint
+from pycache_tool.scanning.records import Record, Status
+from pycache_tool.scanning.scan import Coverage
+from pycache_tool.scanning.summary import Summary
 
 
 def label(record: Record) -> str:
@@ -276,61 +245,3 @@ def _target(target: Interpreter) -> dict[str, Any]:
         "check_hash_based_pycs": target.check_hash_based_pycs,
         "executable": target.executable,
     }
-
-
-def clean_text(
-    outcome: Outcome,
-    unreadable: Sequence[Record],
-    *,
-    dry_run: bool,
-    quiet: bool,
-    cwd: str,
-    verbose: bool = False,
-    color: bool = False,
-) -> str:
-    """One line per removal (unless quiet; with its reason when verbose), then what was skipped
-    or failed, then the totals."""
-    verb = "would remove" if dry_run else "removed"
-    out: list[str] = []
-    if not quiet:
-        for r in outcome.removed:
-            why = f": {r.reason}" if verbose and r.reason else ""
-            out.append(f"{verb} {_what(r)} {show_path(r.path, cwd)}{why}")
-    out += [f"skipped {show_path(s.path, cwd)}: {s.reason}" for s in outcome.skipped]
-    out += [
-        paint(f"failed {show_path(f.path, cwd)}: {f.reason}", "red", color) for f in outcome.failed
-    ]
-    out += [
-        paint(f"unreadable {show_path(r.path, cwd)}: {r.reason}", "red", color) for r in unreadable
-    ]
-    freed = "would be freed" if dry_run else "freed"
-    out.append(
-        f"{verb} {counted(outcome.files, 'file')} and"
-        f" {counted(outcome.directories, 'directory', 'directories')}, {size(outcome.bytes)} {freed}"
-        + (f"; {len(outcome.failed)} failed" if outcome.failed else "")
-    )
-    return "\n".join(out) + "\n"
-
-
-def _what(removal: Removal) -> str:
-    return f"{removal.status:<10}" if removal.kind == "file" else f"{removal.status + '/':<10}"
-
-
-def clean_json(outcome: Outcome, unreadable: Sequence[Record], *, dry_run: bool) -> str:
-    doc = {
-        "schema": SCHEMA,
-        "dry_run": dry_run,
-        "removed": [
-            {"path": r.path, "kind": r.kind, "status": r.status, "size": r.size, "reason": r.reason}
-            for r in outcome.removed
-        ],
-        "skipped": [{"path": s.path, "reason": s.reason} for s in outcome.skipped],
-        "failed": [{"path": f.path, "reason": f.reason} for f in outcome.failed],
-        "unreadable": [{"path": r.path, "reason": r.reason} for r in unreadable],
-        "summary": {
-            "files": outcome.files,
-            "directories": outcome.directories,
-            "bytes": outcome.bytes,
-        },
-    }
-    return json.dumps(doc, indent=1) + "\n"

@@ -11,15 +11,14 @@ import stat
 from collections.abc import Sequence
 from typing import Callable, NamedTuple, Optional
 
-from .errors import describe
-from .interpreters import (
+from pycache_tool.bytecode.interpreters import (
     Interpreter,
     final_magics,
     python_label,
     source_hash,
     version_key,
 )
-from .pyc import (
+from pycache_tool.bytecode.pyc import (
     HEADER_READ,
     CacheName,
     Header,
@@ -29,7 +28,8 @@ from .pyc import (
     parse_header,
     tag_version,
 )
-from .records import Record, Status
+from pycache_tool.errors import describe
+from pycache_tool.scanning.records import Record, Status
 
 SourceStat = Callable[[], Optional[os.stat_result]]
 

@@ -1,0 +1,69 @@
+"""clean's report: what was (or would be) removed, skipped and failed, as text or JSON."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+from pycache_tool.clean import Outcome, Removal
+from pycache_tool.reports.common import SCHEMA, counted, show_path, size
+from pycache_tool.reports.style import paint
+from pycache_tool.scanning.records import Record
+
+
+def clean_text(
+    outcome: Outcome,
+    unreadable: Sequence[Record],
+    *,
+    dry_run: bool,
+    quiet: bool,
+    cwd: str,
+    verbose: bool = False,
+    color: bool = False,
+) -> str:
+    """One line per removal (unless quiet; with its reason when verbose), then what was skipped
+    or failed, then the totals."""
+    verb = "would remove" if dry_run else "removed"
+    out: list[str] = []
+    if not quiet:
+        for r in outcome.removed:
+            why = f": {r.reason}" if verbose and r.reason else ""
+            out.append(f"{verb} {_what(r)} {show_path(r.path, cwd)}{why}")
+    out += [f"skipped {show_path(s.path, cwd)}: {s.reason}" for s in outcome.skipped]
+    out += [
+        paint(f"failed {show_path(f.path, cwd)}: {f.reason}", "red", color) for f in outcome.failed
+    ]
+    out += [
+        paint(f"unreadable {show_path(r.path, cwd)}: {r.reason}", "red", color) for r in unreadable
+    ]
+    freed = "would be freed" if dry_run else "freed"
+    out.append(
+        f"{verb} {counted(outcome.files, 'file')} and"
+        f" {counted(outcome.directories, 'directory', 'directories')}, {size(outcome.bytes)} {freed}"
+        + (f"; {len(outcome.failed)} failed" if outcome.failed else "")
+    )
+    return "\n".join(out) + "\n"
+
+
+def _what(removal: Removal) -> str:
+    return f"{removal.status:<10}" if removal.kind == "file" else f"{removal.status + '/':<10}"
+
+
+def clean_json(outcome: Outcome, unreadable: Sequence[Record], *, dry_run: bool) -> str:
+    doc = {
+        "schema": SCHEMA,
+        "dry_run": dry_run,
+        "removed": [
+            {"path": r.path, "kind": r.kind, "status": r.status, "size": r.size, "reason": r.reason}
+            for r in outcome.removed
+        ],
+        "skipped": [{"path": s.path, "reason": s.reason} for s in outcome.skipped],
+        "failed": [{"path": f.path, "reason": f.reason} for f in outcome.failed],
+        "unreadable": [{"path": r.path, "reason": r.reason} for r in unreadable],
+        "summary": {
+            "files": outcome.files,
+            "directories": outcome.directories,
+            "bytes": outcome.bytes,
+        },
+    }
+    return json.dumps(doc, indent=1) + "\n"

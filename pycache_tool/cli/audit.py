@@ -1,0 +1,139 @@
+"""`pycache-tool audit`: what every cache file is, and whether its interpreter loads it.
+
+No ``from __future__ import annotations``: typer reads these annotations at run time.
+"""
+
+import os
+import sys
+from typing import Annotated, Optional
+
+import typer
+
+from pycache_tool.cli.options import (
+    EXIT_CODES,
+    ExcludeOpt,
+    FormatOpt,
+    NoIgnoreOpt,
+    OutputFormat,
+    PrefixOpt,
+    PythonOpt,
+    QuietOpt,
+    TagOpt,
+    check_loudness,
+    make_scan,
+)
+from pycache_tool.errors import ExitCode
+
+__all__ = ["EXIT_CODES", "audit"]
+
+
+def audit(
+    paths: Annotated[
+        Optional[list[str]],
+        typer.Argument(
+            metavar="PATHS",
+            help="Directories to scan (default: .), and wheels, sdists or zips to read"
+            " (.whl, .tar.gz, .tgz, .zip, .pyz, .egg).",
+            show_default=False,
+        ),
+    ] = None,
+    python: PythonOpt = None,
+    tag: TagOpt = None,
+    exclude: ExcludeOpt = None,
+    no_ignore: NoIgnoreOpt = False,
+    pycache_prefix: PrefixOpt = None,
+    output: FormatOpt = OutputFormat.text,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="List every record, fresh ones too.")
+    ] = False,
+    quiet: QuietOpt = False,
+    check: Annotated[
+        bool, typer.Option("--check", help="Exit 1 when anything needs attention.")
+    ] = False,
+    require_fresh: Annotated[
+        bool,
+        typer.Option(
+            "--require-fresh",
+            help="Exit 1 unless every source has a fresh cache for each target; print coverage.",
+        ),
+    ] = False,
+) -> None:
+    """Read every cache file under PATHS and say whether its interpreter would load it.
+
+    Wheels, sdists and zips among PATHS are read in memory, never extracted: every bytecode
+    file in a wheel or sdist is a leak; for a zip, the report says whether zipimport would
+    use each one.
+    """
+    check_loudness(quiet, verbose)
+    from pycache_tool.archives import inspect as inspect_archive
+    from pycache_tool.archives import split_paths
+    from pycache_tool.reports.archives import archives_json, archives_text
+    from pycache_tool.reports.audit import LineSpool, json_report, record_line, text_report
+    from pycache_tool.reports.style import use_color
+    from pycache_tool.scanning.gitfiles import tracked_bytecode
+    from pycache_tool.scanning.summary import Summary
+
+    # Wheels, sdists and zips are read in memory; only directories are walked.
+    directories, archive_paths = split_paths(paths or ["."])
+    scan = make_scan(
+        directories, python, tag, exclude, no_ignore, pycache_prefix, require_fresh=require_fresh
+    )
+    archives = [inspect_archive(p, scan.targets) for p in archive_paths]
+    # JSON only counts what needs attention: keeping it would grow with a neglected tree.
+    summary = Summary(keep_attention=output is not OutputFormat.json)
+    tracked: list[str] = []
+
+    def find_tracked() -> list[str]:
+        tracked.extend(tracked_bytecode(scan.roots))
+        return tracked
+
+    if output is OutputFormat.json:
+        coverage_fn = (lambda: scan.coverage) if require_fresh else None
+        for chunk in json_report(
+            scan,
+            summary,
+            paths=scan.roots,
+            targets=scan.targets,
+            coverage_fn=coverage_fn,
+            tracked_fn=find_tracked,
+            archives=archives_json(archives),
+        ):
+            sys.stdout.write(chunk)
+    else:
+        # --verbose lists every record after the totals: the lines wait in a temporary file
+        # until then, not in memory, which would grow with the tree.
+        cwd, color = os.getcwd(), use_color(sys.stdout)
+        spool = LineSpool() if verbose else None
+        for record in scan:
+            summary.add(record)
+            if spool is not None:
+                spool.add(record_line(record, cwd, color))
+        wrote_report = bool(scan.roots or not archives)
+        if wrote_report:
+            for chunk in text_report(
+                summary,
+                paths=scan.roots,
+                targets=scan.targets,
+                coverage=scan.coverage if require_fresh else None,
+                tracked=find_tracked(),
+                verbose_lines=spool,
+                cwd=cwd,
+                quiet=quiet,
+                color=color,
+            ):
+                sys.stdout.write(chunk)
+        if archives:
+            sys.stdout.write(
+                ("\n" if wrote_report else "")
+                + archives_text(archives, cwd=cwd, verbose=verbose, quiet=quiet, color=color)
+            )
+    sys.stdout.flush()
+    code = ExitCode.OK
+    if summary.unreadable or any(a.incomplete for a in archives):
+        code = ExitCode.INCOMPLETE
+    elif check and (summary.needs_attention() or tracked or any(a.findings for a in archives)):
+        code = ExitCode.FINDINGS
+    elif require_fresh and any(c.fresh < c.sources for c in scan.coverage):
+        code = ExitCode.FINDINGS
+    if code is not ExitCode.OK:
+        raise typer.Exit(int(code))

@@ -1,0 +1,113 @@
+"""`pycache-tool clean`: remove cache files by category.
+
+No ``from __future__ import annotations``: typer reads these annotations at run time.
+"""
+
+import os
+import sys
+from typing import Annotated
+
+import typer
+
+from pycache_tool.cli.options import (
+    EXIT_CODES,
+    ExcludeOpt,
+    FormatOpt,
+    NoIgnoreOpt,
+    OutputFormat,
+    PathsArg,
+    PrefixOpt,
+    PythonOpt,
+    QuietOpt,
+    TagOpt,
+    check_loudness,
+    make_scan,
+)
+from pycache_tool.errors import ExitCode
+
+__all__ = ["EXIT_CODES", "clean"]
+
+
+def clean(
+    paths: PathsArg = None,
+    stale: Annotated[
+        bool, typer.Option("--stale", help="Caches that no longer match their source.")
+    ] = False,
+    orphans: Annotated[
+        bool, typer.Option("--orphans", help="Caches whose source is gone.")
+    ] = False,
+    legacy: Annotated[
+        bool,
+        typer.Option(
+            "--legacy", help=".pyc/.pyo beside an existing source (Python 3 ignores them)."
+        ),
+    ] = False,
+    corrupt: Annotated[
+        bool, typer.Option("--corrupt", help="Invalid caches, interrupted-write debris included.")
+    ] = False,
+    foreign: Annotated[
+        bool, typer.Option("--foreign", help="Caches of interpreters that are not targets.")
+    ] = False,
+    ghosts: Annotated[
+        bool,
+        typer.Option(
+            "--ghosts", help="Directories holding nothing but caches, and what they hold."
+        ),
+    ] = False,
+    sourceless: Annotated[
+        bool,
+        typer.Option("--sourceless", help="Importable bytecode without source: only when named."),
+    ] = False,
+    python: PythonOpt = None,
+    tag: TagOpt = None,
+    exclude: ExcludeOpt = None,
+    no_ignore: NoIgnoreOpt = False,
+    pycache_prefix: PrefixOpt = None,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run", "-n", help="Print the plan a real run would carry out; remove nothing."
+        ),
+    ] = False,
+    output: FormatOpt = OutputFormat.text,
+    quiet: QuietOpt = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Give the reason for every removal.")
+    ] = False,
+) -> None:
+    """Remove cache files by category (none named: every cache file except sourceless ones)."""
+    check_loudness(quiet, verbose)
+    from pycache_tool.clean import Area, carry_out, plan
+    from pycache_tool.reports.clean import clean_json, clean_text
+    from pycache_tool.reports.style import use_color
+
+    flags = {
+        "stale": stale,
+        "orphans": orphans,
+        "legacy": legacy,
+        "corrupt": corrupt,
+        "foreign": foreign,
+        "ghosts": ghosts,
+        "sourceless": sourceless,
+    }
+    scan = make_scan(paths, python, tag, exclude, no_ignore, pycache_prefix)
+    area = Area(scan.roots, scan.pycache_prefix)
+    the_plan = plan(scan, [name for name, on in flags.items() if on], area, targets=scan.targets)
+    outcome = carry_out(the_plan, area, dry_run=dry_run)
+    if output is OutputFormat.json:
+        sys.stdout.write(clean_json(outcome, the_plan.unreadable, dry_run=dry_run))
+    else:
+        sys.stdout.write(
+            clean_text(
+                outcome,
+                the_plan.unreadable,
+                dry_run=dry_run,
+                quiet=quiet,
+                verbose=verbose,
+                cwd=os.getcwd(),
+                color=use_color(sys.stdout),
+            )
+        )
+    sys.stdout.flush()
+    if outcome.failed or the_plan.unreadable:
+        raise typer.Exit(int(ExitCode.INCOMPLETE))

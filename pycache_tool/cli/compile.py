@@ -1,0 +1,204 @@
+"""`pycache-tool compile`: precompile sources for each target interpreter.
+
+No ``from __future__ import annotations``: typer reads these annotations at run time.
+"""
+
+import enum
+import os
+import sys
+from typing import Annotated, Optional
+
+import typer
+
+from pycache_tool.cli.options import (
+    ExcludeOpt,
+    FormatOpt,
+    NoIgnoreOpt,
+    OutputFormat,
+    ProgressBar,
+    QuietOpt,
+    check_loudness,
+    settings,
+    show_progress,
+    targets,
+)
+from pycache_tool.errors import ExitCode, UsageError
+
+
+class InvalidationMode(str, enum.Enum):
+    timestamp = "timestamp"
+    checked_hash = "checked-hash"
+    unchecked_hash = "unchecked-hash"
+
+
+COMPILE_EXIT_CODES = """\b
+Exit codes: 0 ok; 1 some sources failed to compile (syntax or encoding errors, listed as
+path:line:col: message); 2 usage error; 3 not everything could be done (I/O errors, a
+worker that died or hung, unreadable directories); 130 interrupted."""
+
+
+CompilePathsArg = Annotated[
+    Optional[list[str]],
+    typer.Argument(
+        metavar="PATHS",
+        help="Directories to compile (default: ., unless --site-packages or --stdlib).",
+        show_default=False,
+    ),
+]
+CompilePythonOpt = Annotated[
+    Optional[list[str]],
+    typer.Option(
+        "--python",
+        metavar="EXE",
+        help="Target interpreter, CPython 3.8+ or PyPy (repeatable; default: this one).",
+    ),
+]
+SitePackagesOpt = Annotated[
+    bool, typer.Option("--site-packages", help="Also compile each target's site-packages.")
+]
+StdlibOpt = Annotated[
+    bool, typer.Option("--stdlib", help="Also compile each target's standard library.")
+]
+OptimizeOpt = Annotated[
+    Optional[list[int]],
+    typer.Option(
+        "-O",
+        "--optimize",
+        metavar="LEVEL",
+        help="Optimization level 0, 1 or 2 (repeatable; default: the target's own).",
+    ),
+]
+InvalidationModeOpt = Annotated[
+    Optional[InvalidationMode],
+    typer.Option(
+        "--invalidation-mode",
+        help="Default: checked-hash if SOURCE_DATE_EPOCH is set, else timestamp.",
+        show_default=False,
+    ),
+]
+JobsOpt = Annotated[
+    Optional[int],
+    typer.Option(
+        "--jobs", "-j", metavar="N", help="Worker processes per target (default: the CPUs)."
+    ),
+]
+ForceOpt = Annotated[
+    bool, typer.Option("--force", "-f", help="Rewrite every cache, fresh ones too.")
+]
+StripPrefixOpt = Annotated[
+    Optional[str],
+    typer.Option(
+        "--strip-prefix",
+        metavar="DIR",
+        help="Remove this directory from the path written into the code objects.",
+    ),
+]
+PrependPrefixOpt = Annotated[
+    Optional[str],
+    typer.Option(
+        "--prepend-prefix",
+        metavar="DIR",
+        help="Put this directory in front of the path written into the code objects.",
+    ),
+]
+PycachePrefixOpt = Annotated[
+    Optional[str],
+    typer.Option(
+        "--pycache-prefix",
+        metavar="DIR",
+        help="Write caches into this pycache_prefix tree (default: the target's setting).",
+    ),
+]
+TimeoutOpt = Annotated[
+    float,
+    typer.Option(
+        "--timeout",
+        metavar="SECONDS",
+        help="Kill a worker that spends longer on one file (0: no limit).",
+    ),
+]
+DryRunOpt = Annotated[
+    bool,
+    typer.Option(
+        "--dry-run", "-n", help="List what would be compiled (missing, stale); write nothing."
+    ),
+]
+
+
+def compile_command(
+    paths: CompilePathsArg = None,
+    python: CompilePythonOpt = None,
+    site_packages: SitePackagesOpt = False,
+    stdlib: StdlibOpt = False,
+    optimize: OptimizeOpt = None,
+    invalidation_mode: InvalidationModeOpt = None,
+    jobs: JobsOpt = None,
+    force: ForceOpt = False,
+    strip_prefix: StripPrefixOpt = None,
+    prepend_prefix: PrependPrefixOpt = None,
+    pycache_prefix: PycachePrefixOpt = None,
+    exclude: ExcludeOpt = None,
+    no_ignore: NoIgnoreOpt = False,
+    timeout: TimeoutOpt = 60.0,
+    dry_run: DryRunOpt = False,
+    output: FormatOpt = OutputFormat.text,
+    quiet: QuietOpt = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="List every cache written.")
+    ] = False,
+) -> None:
+    """Precompile sources for each target interpreter, in its own processes; skip fresh caches."""
+    check_loudness(quiet, verbose)
+    from pycache_tool.bytecode import interpreters
+    from pycache_tool.compile.plan import Options, compile_trees
+    from pycache_tool.reports.compile import compile_json, compile_text
+    from pycache_tool.reports.style import use_color
+
+    chosen = settings(
+        (paths or ["."])[0],
+        python=python,
+        exclude=exclude,
+        no_ignore=no_ignore,
+        pycache_prefix=pycache_prefix,
+    )
+    if not paths:
+        paths = [] if (site_packages or stdlib) else ["."]
+    # compile takes no --tag: a tag names caches to look for, not an interpreter to run.
+    chosen = chosen._replace(tags=[])
+    if timeout < 0:
+        raise UsageError("--timeout must not be negative")
+    options = Options(
+        levels=tuple(optimize) if optimize else None,
+        invalidation_mode=invalidation_mode.value if invalidation_mode else None,
+        jobs=jobs,
+        force=force,
+        site_packages=site_packages,
+        stdlib=stdlib,
+        strip_prefix=strip_prefix,
+        prepend_prefix=prepend_prefix,
+        pycache_prefix=chosen.pycache_prefix,
+        exclude=tuple(chosen.exclude),
+        use_ignore_files=chosen.use_ignore_files,
+        dry_run=dry_run,
+        timeout=timeout,
+    )
+    chosen_targets = targets(chosen) or [interpreters.current()]
+    bar = ProgressBar() if show_progress() and not dry_run else None
+    try:
+        result = compile_trees(paths, chosen_targets, options, bar)
+    finally:
+        if bar is not None:
+            bar.clear()
+    if output is OutputFormat.json:
+        sys.stdout.write(compile_json(result))
+    else:
+        sys.stdout.write(
+            compile_text(
+                result, os.getcwd(), quiet=quiet, verbose=verbose, color=use_color(sys.stdout)
+            )
+        )
+    sys.stdout.flush()
+    if result.incomplete:
+        raise typer.Exit(int(ExitCode.INCOMPLETE))
+    if result.errors:
+        raise typer.Exit(int(ExitCode.FINDINGS))

@@ -173,3 +173,25 @@ def test_the_library_does_not_load_the_cli() -> None:
     code = "import sys, pycache_tool; print(sorted(m for m in sys.modules if 'typer' in m or 'cli' in m))"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.stdout == "[]\n", done.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["compile", "--jobs", "0"], "--jobs must be at least 1"),
+        (["compile", "-O", "3"], "-O must be between 0 and 2, not 3"),
+        (["compile", "-O", "0", "-O", "-1"], "-O must be between 0 and 2, not -1"),
+        (["compile", "--timeout", "-1"], "--timeout must not be negative"),
+        (["compile", "--timeout", "nan"], "--timeout must be a finite number, not nan"),
+        (["compile", "--timeout", "inf"], "--timeout must be a finite number, not inf"),
+        (["importtime", "json", "--timeout", "nan"], "--timeout must be a finite number, not nan"),
+        (["importtime", "json", "--repeat", "0"], "--repeat must be at least 1"),
+    ],
+)
+def test_numbers_out_of_range_are_usage_errors(
+    args: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Ranges are declared on the options; nan and infinity never slip through a comparison."""
+    code, out, err = cli(capsys, *args, *([str(tmp_path)] if args[0] == "compile" else []))
+    assert (code, out, err) == (2, "", f"pycache-tool: error: {message}\n")
+    assert list(tmp_path.iterdir()) == []

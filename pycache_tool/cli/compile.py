@@ -17,12 +17,13 @@ from pycache_tool.cli.options import (
     OutputFormat,
     ProgressBar,
     QuietOpt,
+    at_least,
     check_loudness,
     settings,
     show_progress,
     targets,
 )
-from pycache_tool.errors import ExitCode, UsageError
+from pycache_tool.errors import ExitCode
 
 
 class InvalidationMode(str, enum.Enum):
@@ -66,6 +67,7 @@ OptimizeOpt = Annotated[
         "--optimize",
         metavar="LEVEL",
         help="Optimization level 0, 1 or 2 (repeatable; default: the target's own).",
+        callback=at_least(0, 2),
     ),
 ]
 InvalidationModeOpt = Annotated[
@@ -79,7 +81,11 @@ InvalidationModeOpt = Annotated[
 JobsOpt = Annotated[
     Optional[int],
     typer.Option(
-        "--jobs", "-j", metavar="N", help="Worker processes per target (default: the CPUs)."
+        "--jobs",
+        "-j",
+        metavar="N",
+        help="Worker processes per target (default: the CPUs).",
+        callback=at_least(1),
     ),
 ]
 ForceOpt = Annotated[
@@ -115,6 +121,7 @@ TimeoutOpt = Annotated[
         "--timeout",
         metavar="SECONDS",
         help="Kill a worker that spends longer on one file (0: no limit).",
+        callback=at_least(0),
     ),
 ]
 DryRunOpt = Annotated[
@@ -165,8 +172,6 @@ def compile_command(
         paths = [] if (site_packages or stdlib) else ["."]
     # compile takes no --tag: a tag names caches to look for, not an interpreter to run.
     chosen = chosen._replace(tags=[])
-    if timeout < 0:
-        raise UsageError("--timeout must not be negative")
     options = Options(
         levels=tuple(optimize) if optimize else None,
         invalidation_mode=invalidation_mode.value if invalidation_mode else None,

@@ -12,10 +12,10 @@ from pycache_tool.cli.options import (
     FormatOpt,
     OutputFormat,
     ProgressBar,
+    at_least,
     check_loudness,
     show_progress,
 )
-from pycache_tool.errors import UsageError
 
 IMPORTTIME_EXIT_CODES = """\b
 Exit codes: 0 ok; 2 usage error (bad option or module name, an interpreter older than 3.8
@@ -38,12 +38,19 @@ def importtime(
     ] = None,
     repeat: Annotated[
         int,
-        typer.Option("--repeat", "-r", metavar="N", help="Timed runs of each kind, cold and warm."),
+        typer.Option(
+            "--repeat",
+            "-r",
+            metavar="N",
+            help="Timed runs of each kind, cold and warm.",
+            callback=at_least(1),
+        ),
     ] = 5,
     top: Annotated[
         Optional[int],
         typer.Option(
             "--top",
+            callback=at_least(0),
             metavar="N",
             help="List the N modules that gain most (0: all; default 10, all with --verbose).",
             show_default=False,
@@ -52,7 +59,10 @@ def importtime(
     timeout: Annotated[
         float,
         typer.Option(
-            "--timeout", metavar="SECONDS", help="Give up on a run that takes longer (0: no limit)."
+            "--timeout",
+            metavar="SECONDS",
+            help="Give up on a run that takes longer (0: no limit).",
+            callback=at_least(0),
         ),
     ] = 60.0,
     output: FormatOpt = OutputFormat.text,
@@ -79,8 +89,6 @@ def importtime(
 
     if top is None:
         top = 0 if verbose else DEFAULT_TOP
-    if top < 0:
-        raise UsageError("--top must not be negative")
     target = interpreters.query(python) if python else interpreters.current()
     bar = ProgressBar() if show_progress() else None
     try:

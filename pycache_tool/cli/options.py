@@ -6,9 +6,10 @@ Everything beyond typer is imported where it is used, so that a command loads on
 """
 
 import enum
+import math
 import os
 import sys
-from typing import TYPE_CHECKING, Annotated, Any, NamedTuple, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Callable, NamedTuple, Optional, TypeVar
 
 import typer
 
@@ -73,6 +74,36 @@ FormatOpt = Annotated[OutputFormat, typer.Option("--format", help="Report format
 QuietOpt = Annotated[
     bool, typer.Option("--quiet", "-q", help="Print only the totals and the problems.")
 ]
+
+
+Number = TypeVar("Number", int, float, Optional[int], Optional[float], Optional[list[int]])
+
+
+def at_least(
+    low: int, high: Optional[int] = None
+) -> Callable[[typer.CallbackParam, Number], Number]:
+    """An option's range, declared on the option: ``typer.Option(callback=at_least(1))``.
+
+    Unlike click's own ranges this also refuses nan and infinity, and it words the error the way
+    every other usage error of the tool is worded.
+    """
+
+    def check(param: typer.CallbackParam, value: Number) -> Number:
+        name = param.opts[0] if param.opts else str(param.name)
+        for number in value if isinstance(value, list) else [value]:
+            if number is None:
+                continue
+            if isinstance(number, float) and not math.isfinite(number):
+                raise UsageError(f"{name} must be a finite number, not {number}")
+            if high is not None and not low <= number <= high:
+                raise UsageError(f"{name} must be between {low} and {high}, not {number}")
+            if number < low:
+                raise UsageError(
+                    f"{name} must not be negative" if low == 0 else f"{name} must be at least {low}"
+                )
+        return value
+
+    return check
 
 
 def check_loudness(quiet: bool, verbose: bool) -> None:

@@ -195,3 +195,36 @@ def test_numbers_out_of_range_are_usage_errors(
     code, out, err = cli(capsys, *args, *([str(tmp_path)] if args[0] == "compile" else []))
     assert (code, out, err) == (2, "", f"pycache-tool: error: {message}\n")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_bare_command_prints_the_help_as_help() -> None:
+    done = run_tool()
+    assert (done.returncode, done.stderr) == (0, "")
+    assert done.stdout.startswith("Usage: pycache-tool [OPTIONS] COMMAND")
+    assert "audit" in done.stdout
+
+
+@pytest.mark.parametrize("flags", [[], ["--check"]])
+def test_a_closed_pipe_ends_the_run_quietly(flags: list[str], tmp_path: Path) -> None:
+    """``audit --check | head -1``: the reader leaving is no finding, and no traceback."""
+    for i in range(3000):  # far more report than a pipe buffer holds
+        write(tmp_path / "__pycache__" / f"module_number_{i:05}.cpython-311.pyc", "not a pyc")
+    with subprocess.Popen(
+        [sys.executable, "-m", "pycache_tool", "audit", *flags, "-v", str(tmp_path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    ) as proc:
+        assert proc.stdout is not None and proc.stderr is not None
+        assert proc.stdout.readline()
+        proc.stdout.close()
+        err = proc.stderr.read()
+        assert (proc.wait(timeout=60), err) == (0, b"")
+
+
+def test_output_survives_an_ascii_stdout(tmp_path: Path) -> None:
+    """A name the stdout encoding cannot show is escaped, never a UnicodeEncodeError."""
+    write(tmp_path / "ü.py", "x = 1\n")
+    write(tmp_path / "__pycache__" / "ü.cpython-311.pyc", "not a pyc")
+    done = run_tool("audit", "-v", str(tmp_path), env={"PYTHONIOENCODING": "ascii"})
+    assert (done.returncode, done.stderr) == (0, "")
+    assert "__pycache__/\\xfc.cpython-311.pyc" in done.stdout

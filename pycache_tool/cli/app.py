@@ -4,6 +4,7 @@ Only the CLI prints and exits. The commands import what they need when they run,
 ``pycache-tool audit`` never loads compile's pool and ``--help`` loads neither.
 """
 
+import io
 import os
 import sys
 from typing import Annotated, Optional
@@ -53,6 +54,12 @@ def _main(
 def main(argv: Optional[list[str]] = None) -> int:
     """Console entry point: one-line errors with documented exit codes, never a traceback for them."""
     sys.dont_write_bytecode = True
+    # Any stdout encoding: a name or message it cannot show is escaped, as compileall does.
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(errors="backslashreplace")
+    if not (sys.argv[1:] if argv is None else argv):
+        argv = ["--help"]  # bare `pycache-tool` asks for the help: it is no usage error
     try:
         result = app(args=argv, prog_name="pycache-tool", standalone_mode=False)
     except PycacheToolError as exc:
@@ -62,10 +69,12 @@ def main(argv: Optional[list[str]] = None) -> int:
         print("pycache-tool: interrupted", file=sys.stderr)
         return int(ExitCode.INTERRUPTED)
     except BrokenPipeError:
-        # The reader went away (`| head`); say nothing more.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        return int(ExitCode.OK)
+        return _reader_gone()
+    except SystemExit as exc:
+        # typer's own handler turns a closed pipe into exit 1, which would read as findings.
+        if isinstance(exc.__context__, BrokenPipeError):
+            return _reader_gone()
+        raise
     except Exception as exc:
         # typer bundles its own click; its usage errors carry exit_code and format_message().
         if type(exc).__name__ == "Abort":
@@ -78,3 +87,10 @@ def main(argv: Optional[list[str]] = None) -> int:
     if result == ExitCode.INTERRUPTED:  # typer turns Ctrl-C into a silent Exit(130)
         print("pycache-tool: interrupted", file=sys.stderr)
     return int(result or 0)
+
+
+def _reader_gone() -> int:
+    """The reader went away (``| head``): end quietly, as if the rest had been read."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    return int(ExitCode.OK)

@@ -185,6 +185,18 @@ def test_forbid_bytecode_allows_extension_modules(env: Env, tmp_path: Path) -> N
     env.git(repo, "commit", "-q", "-m", "extension module")
 
 
+def test_forbid_bytecode_stays_out_of_checkouts(env: Env, tmp_path: Path) -> None:
+    """A hook with no stages runs (as "Skipped") on every checkout and merge: this one has stages."""
+    repo = env.new_repo(tmp_path / "repo", ["forbid-bytecode", "pycache-clean-after-checkout"])
+    env.pre_commit(repo, "install", "--hook-type", "post-checkout", "--hook-type", "pre-commit")
+    write(repo / "ok.py", "X = 1\n")
+    env.git(repo, "add", "ok.py")
+    assert "forbid committed Python bytecode" in env.git(repo, "commit", "-m", "one")
+    out = env.git(repo, "checkout", "-b", "other")
+    assert "remove stale and orphaned Python bytecode" in out
+    assert "forbid committed Python bytecode" not in out
+
+
 def test_checkout_removes_orphaned_caches_and_ghosts(env: Env, tmp_path: Path) -> None:
     repo = env.new_repo(tmp_path / "repo", ["pycache-clean-after-checkout"])
     env.pre_commit(repo, "install", "--hook-type", "post-checkout", "--hook-type", "post-merge")

@@ -228,3 +228,13 @@ def test_output_survives_an_ascii_stdout(tmp_path: Path) -> None:
     done = run_tool("audit", "-v", str(tmp_path), env={"PYTHONIOENCODING": "ascii"})
     assert (done.returncode, done.stderr) == (0, "")
     assert "__pycache__/\\xfc.cpython-311.pyc" in done.stdout
+
+
+def test_clean_help_lists_only_the_exit_codes_clean_returns(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, out, _ = cli(capsys, "clean", "--help")
+    codes = " ".join(out[out.index("Exit codes:") :].split())
+    assert code == 0
+    assert "1 findings" not in codes and "--check" not in codes
+    assert codes.startswith("Exit codes: 0 ok") and "3 not everything" in codes

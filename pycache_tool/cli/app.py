@@ -26,11 +26,11 @@ app = typer.Typer(
     rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-app.command(epilog=EXIT_CODES)(audit.audit)
-app.command(epilog=EXIT_CODES)(clean.clean)
-app.command("compile", epilog=compile.COMPILE_EXIT_CODES)(compile.compile_command)
-app.command(epilog=doctor.DOCTOR_EXIT_CODES)(doctor.doctor)
-app.command(epilog=importtime.IMPORTTIME_EXIT_CODES)(importtime.importtime)
+app.command(epilog=audit.EXIT_CODES)(audit.audit)
+app.command(epilog=clean.EXIT_CODES)(clean.clean)
+app.command("compile", epilog=compile.EXIT_CODES)(compile.compile_command)
+app.command(epilog=doctor.EXIT_CODES)(doctor.doctor)
+app.command(epilog=importtime.EXIT_CODES)(importtime.importtime)
 
 
 def _version(value: bool) -> None:

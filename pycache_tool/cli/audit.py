@@ -10,7 +10,6 @@ from typing import Annotated, Optional
 import typer
 
 from pycache_tool.cli.options import (
-    EXIT_CODES,
     ExcludeOpt,
     FormatOpt,
     NoIgnoreOpt,
@@ -24,7 +23,10 @@ from pycache_tool.cli.options import (
 )
 from pycache_tool.errors import ExitCode
 
-__all__ = ["EXIT_CODES", "audit"]
+EXIT_CODES = """\b
+Exit codes: 0 ok; 1 findings (--check, --require-fresh); 2 usage error (bad option, missing
+path, bad config); 3 the run could not read everything (unreadable files or archives);
+130 interrupted."""
 
 
 def audit(

@@ -10,7 +10,6 @@ from typing import Annotated
 import typer
 
 from pycache_tool.cli.options import (
-    EXIT_CODES,
     ExcludeOpt,
     FormatOpt,
     NoIgnoreOpt,
@@ -25,7 +24,9 @@ from pycache_tool.cli.options import (
 )
 from pycache_tool.errors import ExitCode
 
-__all__ = ["EXIT_CODES", "clean"]
+EXIT_CODES = """\b
+Exit codes: 0 ok (a dry run too); 2 usage error (bad option, missing path, bad config); 3 not
+everything could be removed or read (failed removals, unreadable files); 130 interrupted."""
 
 
 def clean(

@@ -32,7 +32,7 @@ class InvalidationMode(str, enum.Enum):
     unchecked_hash = "unchecked-hash"
 
 
-COMPILE_EXIT_CODES = """\b
+EXIT_CODES = """\b
 Exit codes: 0 ok; 1 some sources failed to compile (syntax or encoding errors, listed as
 path:line:col: message); 2 usage error; 3 not everything could be done (I/O errors, a
 worker that died or hung, unreadable directories); 130 interrupted."""

@@ -11,7 +11,7 @@ import typer
 from pycache_tool.cli.options import FormatOpt, OutputFormat, check_loudness, settings
 from pycache_tool.errors import ExitCode
 
-DOCTOR_EXIT_CODES = """\b
+EXIT_CODES = """\b
 Exit codes: 0 ok (warnings too, unless --check); 1 warnings under --check; 2 usage error
 (bad option, an interpreter that does not run or is older than 3.8); 3 part of a location
 could not be read; 130 interrupted."""

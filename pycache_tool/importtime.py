@@ -146,6 +146,20 @@ class Measurement:
         """Cold over warm for MODULE; None when the warm time is zero."""
         return self.cold_us / self.warm_us if self.warm_us > 0 else None
 
+    @property
+    def own_cold_us(self) -> int:
+        """MODULE cold without its standard-library part: what the user's own caches decide."""
+        return max(self.cold_us - self.cold_stdlib_us, 0)
+
+    @property
+    def own_warm_us(self) -> int:
+        return max(self.warm_us - self.warm_stdlib_us, 0)
+
+    @property
+    def own_speedup(self) -> float | None:
+        """Cold over warm outside the standard library, which an installed Python has compiled."""
+        return self.own_cold_us / self.own_warm_us if self.own_warm_us > 0 else None
+
     def _stdlib_self(self, run: Run) -> int:
         # Each line's times are rounded to microseconds on their own: their sum can pass MODULE's.
         found = sum(times[0] for name, times in run.subtree.items() if name in self.stdlib)

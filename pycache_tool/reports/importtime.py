@@ -19,12 +19,29 @@ def _speedup(value: float | None) -> str:
 
 
 def headline(m: Measurement, color: bool = False) -> str:
-    """The one line that answers the question, also all that ``--quiet`` prints."""
+    """The one line that answers the question, also all that ``--quiet`` prints.
+
+    It leads with the part the user's own caches decide: a cold standard library is cold here
+    only because the measurement's prefix starts empty, and an installed Python never pays it.
+    """
     runs = "1 run" if m.repeat == 1 else f"medians of {m.repeat} runs"
-    faster = paint(_speedup(m.speedup), "green", color and (m.speedup or 0) > 1)
+    if m.own_cold_us == 0:  # a standard-library module: nothing of the user's to lead with
+        faster = paint(_speedup(m.speedup), "green", color and (m.speedup or 0) > 1)
+        return (
+            f"import {m.module} ({m.target.name}): {_ms(m.cold_us)} cold, {_ms(m.warm_us)} warm,"
+            f" {faster} faster with the cache, all of it in the standard library ({runs} each)"
+        )
+    speedup = m.own_speedup
+    faster = paint(_speedup(speedup), "green", color and (speedup or 0) > 1)
+    stdlib = (
+        f"; the standard library adds {_ms(m.cold_stdlib_us)} cold"
+        if m.cold_stdlib_us > m.warm_stdlib_us
+        else ""
+    )
     return (
-        f"import {m.module} ({m.target.name}): {_ms(m.cold_us)} cold, {_ms(m.warm_us)} warm,"
-        f" {faster} faster with the cache ({runs} each)"
+        f"import {m.module} ({m.target.name}): {_ms(m.own_cold_us)} cold, {_ms(m.own_warm_us)}"
+        f" warm outside the standard library, {faster} faster with your caches{stdlib}"
+        f" ({runs} each)"
     )
 
 
@@ -114,6 +131,12 @@ def importtime_json(m: Measurement, *, top: int) -> str:
         "cold": _kind(m.cold_us, m.cold_stdlib_us, m.cold_all_us, m.cold),
         "warm": _kind(m.warm_us, m.warm_stdlib_us, m.warm_all_us, m.warm),
         "speedup": None if m.speedup is None else round(m.speedup, 2),
+        # The part the user's own caches decide (MODULE less its standard-library modules).
+        "own": {
+            "cold_us": m.own_cold_us,
+            "warm_us": m.own_warm_us,
+            "speedup": None if m.own_speedup is None else round(m.own_speedup, 2),
+        },
         "modules_total": len(m.modules),
         "modules": [
             {

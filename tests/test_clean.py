@@ -22,7 +22,7 @@ from tests.cleantrees import (
     size_in,
     snapshot,
 )
-from tests.conftest import cli, cli_json, write
+from tests.conftest import INTERPRETERS, cli, cli_json, run_python, write
 
 
 def clean(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
@@ -397,3 +397,22 @@ def test_reading_headers_leaves_access_times_alone(tmp_path: Path) -> None:
     before = pyc.stat().st_atime_ns
     assert [r.status for r in scan([tmp_path])] == [Status.FRESH]
     assert pyc.stat().st_atime_ns == before
+
+
+@pytest.mark.skipif("2.7" not in INTERPRETERS, reason="Python 2.7 is not installed")
+def test_python2_pyc_beside_its_source_is_foreign_not_legacy(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """What `clean --help` says: Python 2's own .pyc beside the source goes with --foreign."""
+    source = write(tmp_path / "m.py", "X = 1\n")
+    done = run_python(
+        INTERPRETERS["2.7"], f"import py_compile; py_compile.compile({str(source)!r})"
+    )
+    assert done.returncode == 0, done.stderr
+    pyc = tmp_path / "m.pyc"
+    assert clean(capsys, "--legacy", str(tmp_path))[0] == 0
+    assert pyc.exists()
+    assert clean(capsys, "--foreign", str(tmp_path))[0] == 0
+    assert not pyc.exists() and source.exists()
+    _, help_text, _ = clean(capsys, "--help")
+    assert "Python 2's .pyc beside the source" in " ".join(help_text.split())

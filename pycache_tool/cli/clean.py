@@ -40,14 +40,21 @@ def clean(
     legacy: Annotated[
         bool,
         typer.Option(
-            "--legacy", help=".pyc/.pyo beside an existing source (Python 3 ignores them)."
+            "--legacy",
+            help=".pyc/.pyo of Python 3 beside an existing source (Python 3 ignores them);"
+            " Python 2's own .pyc beside its source is --foreign.",
         ),
     ] = False,
     corrupt: Annotated[
         bool, typer.Option("--corrupt", help="Invalid caches, interrupted-write debris included.")
     ] = False,
     foreign: Annotated[
-        bool, typer.Option("--foreign", help="Caches of interpreters that are not targets.")
+        bool,
+        typer.Option(
+            "--foreign",
+            help="Caches of interpreters that are not targets, Python 2's .pyc beside the source"
+            " included.",
+        ),
     ] = False,
     ghosts: Annotated[
         bool,

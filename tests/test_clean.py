@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -416,3 +417,36 @@ def test_python2_pyc_beside_its_source_is_foreign_not_legacy(
     assert not pyc.exists() and source.exists()
     _, help_text, _ = clean(capsys, "--help")
     assert "Python 2's .pyc beside the source" in " ".join(help_text.split())
+
+
+def test_removing_tracked_bytecode_says_how_to_untrack_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """git status would show the removed cache as deleted: clean warns and gives the command."""
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    repo = tmp_path / "repo"
+    tracked = compile_here(write(repo / "m.py", "M = 1\n"))
+    untracked = compile_here(write(repo / "n.py", "N = 1\n"))
+    git = ["git", "-C", str(repo)]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "add", "m.py", "n.py", str(tracked)], check=True)
+    monkeypatch.chdir(repo)
+
+    _, doc = cli_json(capsys, "clean", "--dry-run", ".")
+    assert doc["tracked"] == [str(tracked)]
+    code, out, err = clean(capsys, ".")
+    assert code == 0 and not tracked.exists() and not untracked.exists()
+    command = f"git rm -r --cached -- __pycache__/m.{TAG}.pyc"
+    assert err == (
+        "pycache-tool: warning: removed 1 file that git tracks (git status shows them as"
+        f" deleted); untrack them, leaving them on disk: {command}\n"
+    )
+    subprocess.run([*git, *command.split()[1:]], check=True, capture_output=True)
+    status = subprocess.run([*git, "status", "--porcelain"], capture_output=True, text=True)
+    assert "__pycache__" not in status.stdout
+    # Nothing tracked among the removals: no warning, and git is not asked.
+    compile_here(repo / "n.py")
+    assert clean(capsys, ".")[2] == ""

@@ -5,7 +5,8 @@ No ``from __future__ import annotations``: typer reads these annotations at run 
 
 import os
 import sys
-from typing import Annotated
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -23,6 +24,9 @@ from pycache_tool.cli.options import (
     make_scan,
 )
 from pycache_tool.errors import ExitCode
+
+if TYPE_CHECKING:
+    from pycache_tool.clean import Removal
 
 EXIT_CODES = """\b
 Exit codes: 0 ok (a dry run too); 2 usage error (bad option, missing path, bad config); 3 not
@@ -86,7 +90,7 @@ def clean(
     """Remove cache files by category (none named: every cache file except sourceless ones)."""
     check_loudness(quiet, verbose)
     from pycache_tool.clean import Area, carry_out, plan
-    from pycache_tool.reports.clean import clean_json, clean_text
+    from pycache_tool.reports.clean import clean_json, clean_text, tracked_warning
     from pycache_tool.reports.style import use_color
 
     flags = {
@@ -102,8 +106,9 @@ def clean(
     area = Area(scan.roots, scan.pycache_prefix)
     the_plan = plan(scan, [name for name, on in flags.items() if on], area, targets=scan.targets)
     outcome = carry_out(the_plan, area, dry_run=dry_run)
+    tracked = _tracked(outcome.removed, scan.roots)
     if output is OutputFormat.json:
-        sys.stdout.write(clean_json(outcome, the_plan.unreadable, dry_run=dry_run))
+        sys.stdout.write(clean_json(outcome, the_plan.unreadable, dry_run=dry_run, tracked=tracked))
     else:
         sys.stdout.write(
             clean_text(
@@ -117,5 +122,17 @@ def clean(
             )
         )
     sys.stdout.flush()
+    if tracked:
+        sys.stderr.write(tracked_warning(tracked, os.getcwd(), dry_run=dry_run))
     if outcome.failed or the_plan.unreadable:
         raise typer.Exit(int(ExitCode.INCOMPLETE))
+
+
+def _tracked(removed: "Sequence[Removal]", roots: Sequence[str]) -> list[str]:
+    """The removed files that git tracks; git is asked only when a file was removed."""
+    files = {r.path for r in removed if r.kind == "file"}
+    if not files:
+        return []
+    from pycache_tool.scanning.gitfiles import tracked_bytecode
+
+    return [path for path in tracked_bytecode(roots) if path in files]

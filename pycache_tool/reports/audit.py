@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import IO, Any
 
 from pycache_tool.bytecode.interpreters import Interpreter
-from pycache_tool.reports.common import SCHEMA, counted, show_path, size
+from pycache_tool.reports.common import SCHEMA, counted, show_path, size, untrack_command
 from pycache_tool.reports.style import Style, paint
 from pycache_tool.scanning.records import Record, Status
 from pycache_tool.scanning.scan import Coverage
@@ -98,9 +98,7 @@ def text_report(
     if tracked:
         out += ["", f"bytecode tracked by git ({len(tracked)}): .gitignore does not untrack it"]
         out += [f"  {show_path(p, cwd)}" for p in tracked]
-        out.append(
-            "  fix: git rm -r --cached -- " + " ".join(_quote(show_path(p, cwd)) for p in tracked)
-        )
+        out.append("  fix: " + untrack_command(tracked, cwd))
     if not ranked and not tracked:
         out += ["", paint("nothing needs attention", "green", color)]
     if out:
@@ -137,12 +135,6 @@ class LineSpool:
             self._file.seek(0)
             while block := self._file.read(io.DEFAULT_BUFFER_SIZE):
                 yield block
-
-
-def _quote(text: str) -> str:
-    import shlex
-
-    return shlex.quote(text)
 
 
 def record_json(record: Record) -> dict[str, Any]:

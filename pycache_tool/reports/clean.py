@@ -6,7 +6,7 @@ import json
 from collections.abc import Sequence
 
 from pycache_tool.clean import Outcome, Removal
-from pycache_tool.reports.common import SCHEMA, counted, show_path, size
+from pycache_tool.reports.common import SCHEMA, counted, show_path, size, untrack_command
 from pycache_tool.reports.style import paint
 from pycache_tool.scanning.records import Record
 
@@ -49,7 +49,20 @@ def _what(removal: Removal) -> str:
     return f"{removal.status:<10}" if removal.kind == "file" else f"{removal.status + '/':<10}"
 
 
-def clean_json(outcome: Outcome, unreadable: Sequence[Record], *, dry_run: bool) -> str:
+def tracked_warning(tracked: Sequence[str], cwd: str, *, dry_run: bool) -> str:
+    """What to tell when clean removes bytecode that git tracks: it shows as deleted in
+    ``git status`` until it is untracked."""
+    verb = "would remove" if dry_run else "removed"
+    return (
+        f"pycache-tool: warning: {verb} {counted(len(tracked), 'file')} that git tracks"
+        f" (git status shows them as deleted); untrack them, leaving them on disk:"
+        f" {untrack_command(tracked, cwd)}\n"
+    )
+
+
+def clean_json(
+    outcome: Outcome, unreadable: Sequence[Record], *, dry_run: bool, tracked: Sequence[str] = ()
+) -> str:
     doc = {
         "schema": SCHEMA,
         "dry_run": dry_run,
@@ -60,6 +73,7 @@ def clean_json(outcome: Outcome, unreadable: Sequence[Record], *, dry_run: bool)
         "skipped": [{"path": s.path, "reason": s.reason} for s in outcome.skipped],
         "failed": [{"path": f.path, "reason": f.reason} for f in outcome.failed],
         "unreadable": [{"path": r.path, "reason": r.reason} for r in unreadable],
+        "tracked": list(tracked),
         "summary": {
             "files": outcome.files,
             "directories": outcome.directories,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 
 SCHEMA = 1
 
@@ -33,3 +34,10 @@ def size(n: int) -> str:
 def counted(n: int, noun: str, plural: str = "") -> str:
     """``1 file``, ``2 files``; ``plural`` where adding an s will not do."""
     return f"{n} {noun if n == 1 else plural or noun + 's'}"
+
+
+def untrack_command(paths: Iterable[str], cwd: str) -> str:
+    """The command that stops git tracking these files and leaves them on disk."""
+    import shlex
+
+    return "git rm -r --cached -- " + " ".join(shlex.quote(show_path(p, cwd)) for p in paths)

@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint pytest stress bench precompile clean-venv
+.PHONY: run test lint pytest docs stress bench precompile clean-venv
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,7 +27,11 @@ lint: $(STAMP)
 pytest: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-test: lint pytest
+# The manual in docs/, built strictly: a broken link or anchor fails the build (and `make test`).
+docs: $(STAMP)
+	$(BIN)/mkdocs build --strict --site-dir site
+
+test: lint pytest docs
 
 # The concurrency, fault and hostile-tree tests, run longer than in `make test`:
 # STRESS_SECONDS of compile, clean, audit and imports at once, KILLS SIGKILLs, and EXAMPLES

@@ -1,0 +1,1 @@
+"""The application that examples/Dockerfile packages: small, but real enough to import."""

@@ -401,7 +401,7 @@ def can_unlink_in_readonly_dir(tmp_path: Path) -> bool:
 
 
 def test_read_only_directory_for_real(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """A __pycache__ the user may not write to (root-owned caches, user-needs 1.11)."""
+    """A __pycache__ the user may not write to (root-owned caches)."""
     if can_unlink_in_readonly_dir(tmp_path):
         pytest.skip("permission bits do not stop this user (root): see the monkeypatched tests")
     root = tmp_path / "proj"

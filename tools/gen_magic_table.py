@@ -1,6 +1,8 @@
-"""Regenerate pycache_tool/bytecode/magic_table.py from the shared magic-number list.
+"""Regenerate pycache_tool/bytecode/magic_table.py from tools/magic-numbers.csv.
 
-Usage: python tools/gen_magic_table.py ../shared/reference/magic-numbers.csv
+Usage: python tools/gen_magic_table.py [CSV]   (default: tools/magic-numbers.csv)
+
+The list has one row per magic number (magic, version, notes), each note naming its source.
 """
 
 from __future__ import annotations
@@ -10,7 +12,9 @@ import re
 import sys
 from pathlib import Path
 
-OUT = Path(__file__).resolve().parent.parent / "pycache_tool" / "bytecode" / "magic_table.py"
+HERE = Path(__file__).resolve().parent
+OUT = HERE.parent / "pycache_tool" / "bytecode" / "magic_table.py"
+CSV = HERE / "magic-numbers.csv"
 
 
 def header_size(version: str, notes: str) -> int:
@@ -46,4 +50,4 @@ def main(csv_path: str) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(sys.argv[1] if len(sys.argv) > 1 else str(CSV))

@@ -211,9 +211,7 @@ def test_readme_hooks_work_as_written(tmp_path: Path) -> None:
     repo.mkdir()
 
     def run(*argv: str, ok: int = 0) -> str:
-        done = subprocess.run(
-            argv, cwd=repo, env=env, capture_output=True, text=True, timeout=300
-        )
+        done = subprocess.run(argv, cwd=repo, env=env, capture_output=True, text=True, timeout=300)
         assert done.returncode == ok, f"{argv}: exit {done.returncode}\n{done.stdout}{done.stderr}"
         return done.stdout + done.stderr
 

@@ -22,7 +22,7 @@ from tests.conftest import cli, cli_json, write
 TAG = sys.implementation.cache_tag
 FIELDS = {
     "path", "status", "source", "tag", "python", "magic", "optimization",
-    "invalidation", "loads", "target", "size", "reason",
+    "invalidation", "loads", "target", "size", "reason", "deep",
 }  # fmt: skip
 
 
@@ -262,7 +262,7 @@ def test_the_tool_writes_no_bytecode(tmp_path: Path) -> None:
 
 def test_statuses_cover_the_design() -> None:
     assert {s.value for s in Status} == {
-        "fresh", "stale", "orphan", "sourceless", "legacy", "corrupt",
+        "fresh", "stale", "orphan", "sourceless", "legacy", "shadowed", "corrupt",
         "unknown", "unreadable", "missing", "ghost",
     }  # fmt: skip
 
@@ -300,6 +300,7 @@ _text = st.text(max_size=20) | st.lists(st.sampled_from(_ODD), min_size=1).map("
         target=st.booleans(),
         size=st.integers(0, 1 << 40),
         reason=_text,
+        deep=st.none() | st.sampled_from(["ok", "damaged", "not checked"]),
     )
 )
 def test_record_json_text_is_json_dumps(record: Record) -> None:

@@ -31,6 +31,8 @@ class Interpreter:
     check_hash_based_pycs: str = "default"
     pycache_prefix: str | None = None
     executable: str | None = None
+    # importlib.machinery.EXTENSION_SUFFIXES as it reported them; None: not asked (a --tag).
+    extension_suffixes: tuple[str, ...] | None = None
 
     @property
     def name(self) -> str:
@@ -78,6 +80,7 @@ def from_tag(tag: str) -> Interpreter:
 def current() -> Interpreter:
     """The interpreter running this tool."""
     import _imp
+    import importlib.machinery
     import importlib.util
 
     return Interpreter(
@@ -89,6 +92,7 @@ def current() -> Interpreter:
         check_hash_based_pycs=getattr(_imp, "check_hash_based_pycs", "default"),
         pycache_prefix=getattr(sys, "pycache_prefix", None),
         executable=sys.executable,
+        extension_suffixes=tuple(importlib.machinery.EXTENSION_SUFFIXES),
     )
 
 
@@ -108,6 +112,12 @@ try:
     mode = getattr(_imp, "check_hash_based_pycs", "default")
 except ImportError:
     mode = "default"
+try:
+    import importlib.machinery
+    extensions = list(importlib.machinery.EXTENSION_SUFFIXES)
+except (ImportError, AttributeError):
+    import imp
+    extensions = [s for s, _, kind in imp.get_suffixes() if kind == imp.C_EXTENSION]
 impl = getattr(sys, "implementation", None)
 info = {
     "implementation": impl.name if impl else ("pypy" if "PyPy" in sys.version else "cpython"),
@@ -118,6 +128,7 @@ info = {
     "check_hash_based_pycs": mode,
     "pycache_prefix": getattr(sys, "pycache_prefix", None),
     "executable": sys.executable,
+    "extension_suffixes": extensions,
 }
 """
 PRINT_INFO = "print(json.dumps(info))\n"
@@ -130,7 +141,7 @@ def query(executable: str) -> Interpreter:
 
 
 # ``-c`` puts the working directory first on sys.path: a json.py there must not answer.
-_OWN_MODULES_ONLY = """\
+OWN_MODULES_ONLY = """\
 import sys
 if sys.path and sys.path[0] == "":
     del sys.path[0]
@@ -145,7 +156,7 @@ def ask(command: Sequence[str], code: str, env: Mapping[str, str] | None = None)
     shown = " ".join(command)
     try:
         done = subprocess.run(
-            [*command, "-c", _OWN_MODULES_ONLY + code],
+            [*command, "-c", OWN_MODULES_ONLY + code],
             capture_output=True,
             text=True,
             env=env,
@@ -176,8 +187,9 @@ def from_info(data: Any, executable: str) -> Interpreter:
             check_hash_based_pycs=str(data["check_hash_based_pycs"]),
             pycache_prefix=data["pycache_prefix"],
             executable=str(data["executable"] or executable),
+            extension_suffixes=tuple(str(s) for s in data.get("extension_suffixes") or ()) or None,
         )
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, AttributeError):
         raise UsageError(
             f"--python {executable} did not answer like a Python interpreter"
         ) from None

@@ -26,6 +26,7 @@ _TONE: dict[Status, Style] = {
     Status.STALE: "yellow",
     Status.ORPHAN: "yellow",
     Status.LEGACY: "yellow",
+    Status.SHADOWED: "yellow",
     Status.GHOST: "yellow",
     Status.MISSING: "yellow",
     Status.SOURCELESS: "red",
@@ -171,9 +172,10 @@ def record_json_text(record: Record) -> str:
         if len(_MIDDLES) > 4096:  # bounded: a tree of odd caches can hold many combinations
             _MIDDLES.clear()
     source = "null" if record.source is None else _encode(record.source)
+    deep = "null" if record.deep is None else _encode(record.deep)
     return (
         f'{{"path": {_encode(record.path)}, "status": "{record.status.value}", "source": {source}, '
-        f'{middle}, "size": {record.size}, "reason": {_encode(record.reason)}}}'
+        f'{middle}, "size": {record.size}, "reason": {_encode(record.reason)}, "deep": {deep}}}'
     )
 
 

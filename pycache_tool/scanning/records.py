@@ -12,6 +12,7 @@ class Status(str, enum.Enum):
     ORPHAN = "orphan"
     SOURCELESS = "sourceless"
     LEGACY = "legacy"
+    SHADOWED = "shadowed"
     CORRUPT = "corrupt"
     UNKNOWN = "unknown"
     UNREADABLE = "unreadable"
@@ -38,6 +39,10 @@ class Record(NamedTuple):
     # Identity of the file as read (inode, size, mtime_ns): clean leaves alone a file whose
     # identity changed after the scan. Not part of the reports.
     stamp: tuple[int, int, int] | None = None
+    # The deep check of the code after the header (``audit --deep``): "ok", "damaged" or
+    # "not checked" (no interpreter of the file's version); None when not asked for, or for a
+    # cache whose code no import reads.
+    deep: str | None = None
 
     @property
     def needs_attention(self) -> bool:
@@ -53,6 +58,16 @@ class Record(NamedTuple):
         )
 
 
+# Shadowed caches count: like orphans and legacy files they are never read, and they make the
+# source beside them look like the code that runs.
 ATTENTION = frozenset(
-    {Status.STALE, Status.ORPHAN, Status.CORRUPT, Status.LEGACY, Status.GHOST, Status.MISSING}
+    {
+        Status.STALE,
+        Status.ORPHAN,
+        Status.CORRUPT,
+        Status.LEGACY,
+        Status.SHADOWED,
+        Status.GHOST,
+        Status.MISSING,
+    }
 )

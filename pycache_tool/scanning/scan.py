@@ -2,21 +2,47 @@
 
 from __future__ import annotations
 
+import functools
+import itertools
 import os
 import stat
 import sys
-from collections.abc import Iterable, Iterator, Sequence
-from typing import Literal, NamedTuple
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Literal, NamedTuple, Optional
 
 from pycache_tool.bytecode import interpreters
 from pycache_tool.bytecode.interpreters import Interpreter
 from pycache_tool.bytecode.pyc import base_tag, parse_cache_name
 from pycache_tool.errors import UsageError, describe
 from pycache_tool.scanning.classify import Judge, SourceStat, source_stat
+from pycache_tool.scanning.deep import DeepCheck
 from pycache_tool.scanning.records import Record, Status
+from pycache_tool.scanning.shadow import ShadowRules, Shadows, who
 from pycache_tool.scanning.walk import Ghost, Listing, Unlistable, root_rules, walk
 
 _ENVIRONMENT = object()
+# Verdicts that a package or extension of the same name overrides: the file would be read.
+_SHADOWABLE = frozenset({Status.FRESH, Status.STALE, Status.SOURCELESS})
+_DEEP_BATCH = 256  # records handed to the deep check at a time
+# A cache file of a walked directory: its record, its file name, what it covers if fresh.
+_Item = tuple[Record, str, Optional[tuple[str, str, int]]]
+
+
+class _Lazy:
+    """A directory's Shadows, worked out the first time a cache or source asks."""
+
+    __slots__ = ("_make", "_done", "_value")
+
+    def __init__(self, make: Callable[[], Shadows | None]) -> None:
+        self._make = make
+        self._done = False
+        self._value: Shadows | None = None
+
+    def get(self) -> Shadows | None:
+        if not self._done:
+            self._value = self._make()
+            self._done = True
+        return self._value
 
 
 class Coverage(NamedTuple):
@@ -55,6 +81,7 @@ class Scan:
         invalidation: str | None = None,
         collect_needs: Literal["uncovered", "all"] | None = None,
         targets_only: bool = False,
+        deep: bool = False,
     ) -> None:
         """``levels``: the optimization levels each target needs a cache for (default: its own
         -O level). ``invalidation``: a cache counts as fresh coverage only when written in
@@ -63,6 +90,9 @@ class Scan:
         ("uncovered"), or every source ("all"); what ``compile`` writes.
         ``targets_only``: neither read nor report the cache files of other interpreters
         (``compile`` has no use for them, and they can be most of a shared tree).
+        ``deep``: also check the code after the header of every cache import would read,
+        inside an interpreter of its version (see ``deep.py``); ``unchecked`` then names the
+        Pythons whose caches could not be checked, and why.
         """
         self.roots = _roots(paths)
         self.targets = list(targets) if targets else [interpreters.current()]
@@ -82,13 +112,26 @@ class Scan:
         self.collect_needs = collect_needs
         self.needs: list[Need] = []
         self._counts = {t.name: [0, 0] for t in self.targets}
+        self.deep = deep
+        self.unchecked: dict[str, str] = {}
+        self._rules = ShadowRules(self.targets)
+        self._deep: DeepCheck | None = None
 
     @property
     def coverage(self) -> list[Coverage]:
         return [Coverage(name, sources, fresh) for name, (sources, fresh) in self._counts.items()]
 
     def __iter__(self) -> Iterator[Record]:
-        judge = Judge(self.targets)
+        if self.deep:
+            self._deep = DeepCheck(self.targets)
+            self.unchecked = self._deep.unchecked
+        try:
+            yield from self._walk(Judge(self.targets))
+        finally:
+            if self._deep is not None:
+                self._deep.close()
+
+    def _walk(self, judge: Judge) -> Iterator[Record]:
         for root in self.roots:
             skip: frozenset[str] = frozenset()
             if self.pycache_prefix:
@@ -133,6 +176,8 @@ class Scan:
             if not isinstance(event, Listing):
                 continue
             source_dir = os.sep + os.path.relpath(event.path, self.pycache_prefix)
+            shadows = _Lazy(functools.partial(self._rules.listed, source_dir))
+            found: list[Record] = []
             for entry in event.files:
                 name = parse_cache_name(entry.name)
                 if (
@@ -143,18 +188,44 @@ class Scan:
                     continue
                 source = os.path.join(source_dir, name.stem + ".py")
                 record = judge.cache(entry.path, name, source, _stat_path(source))
-                if not _vanished(record):
-                    yield record
+                if _vanished(record):
+                    continue
+                if record.status in _SHADOWABLE:
+                    record = self._shadowed(record, name.stem, shadows)
+                found.append(record)
+            yield from self._deep.check(found) if self._deep is not None else found
 
     def _directory(self, listing: Listing, judge: Judge) -> Iterator[Record]:
-        directory = listing.path
         sources = {entry.name: entry for entry in listing.files if entry.name.endswith(".py")}
+        shadows = _Lazy(lambda: self._rules.directory(listing.path, listing.files, listing.dirs))
         local_fresh: set[tuple[str, str, int]] = set()
         local_names: dict[str, Record | None] = {}
         track = self.require_fresh or self.collect_needs  # coverage bookkeeping, only when asked
-        pycache_dir = os.path.join(directory, "__pycache__")
+        items = self._caches(listing, judge, sources, shadows)
+        if self._deep is not None:
+            items = self._deep_checked(items, self._deep)
+        for record, name, fresh_key in items:
+            if track:
+                local_names[name] = record if self.collect_needs else None
+                if fresh_key is not None and self._covers(record):
+                    local_fresh.add(fresh_key)
+            yield record
+        if track:
+            yield from self._coverage(listing, sources, local_fresh, local_names, judge, shadows)
+
+    def _caches(
+        self,
+        listing: Listing,
+        judge: Judge,
+        sources: dict[str, os.DirEntry[str]],
+        shadows: _Lazy,
+    ) -> Iterator[_Item]:
+        """The cache files of one directory: (record, file name, what it covers if fresh)."""
+        directory = listing.path
         if listing.pycache_error is not None and not _gone(listing.pycache_error):
-            yield Record(pycache_dir, Status.UNREADABLE, reason=describe(listing.pycache_error))
+            pycache_dir = os.path.join(directory, "__pycache__")
+            record = Record(pycache_dir, Status.UNREADABLE, reason=describe(listing.pycache_error))
+            yield record, "", None
         for entry in listing.pycache or ():
             name = parse_cache_name(entry.name)
             if (
@@ -172,11 +243,10 @@ class Scan:
             )
             if _vanished(record):
                 continue
-            if track:
-                local_names[entry.name] = record if self.collect_needs else None
-                if self._covers(record) and name.tag is not None:
-                    local_fresh.add((name.stem, base_tag(name.tag), name.optimization))
-            yield record
+            if record.status in _SHADOWABLE:
+                record = self._shadowed(record, name.stem, shadows)
+            key = None if name.tag is None else (name.stem, base_tag(name.tag), name.optimization)
+            yield record, entry.name, key
         legacy = not self.targets_only or bool(judge.tagless)
         for entry in listing.files:
             if (
@@ -184,7 +254,8 @@ class Scan:
                 and entry.name.endswith((".pyc", ".pyo"))
                 and entry.is_file(follow_symlinks=False)
             ):
-                source_name = entry.name[:-4] + ".py"
+                stem = entry.name[:-4]
+                source_name = stem + ".py"
                 record = judge.legacy(
                     entry.path,
                     entry.name[-4:],
@@ -193,13 +264,41 @@ class Scan:
                 )
                 if _vanished(record):
                     continue
-                if track:
-                    local_names[entry.name] = record if self.collect_needs else None
-                    if self._covers(record) and record.target:
-                        local_fresh.add((entry.name[:-4], "", record.optimization or 0))
-                yield record
-        if track:
-            yield from self._coverage(listing, sources, local_fresh, local_names, judge)
+                if record.status in _SHADOWABLE:
+                    record = self._shadowed(record, stem, shadows)
+                key = (stem, "", record.optimization or 0) if record.target else None
+                yield record, entry.name, key
+
+    @staticmethod
+    def _deep_checked(items: Iterable[_Item], deep: DeepCheck) -> Iterator[_Item]:
+        """``items`` in order, their records deep-checked a batch at a time."""
+        pending = iter(items)
+        while chunk := list(itertools.islice(pending, _DEEP_BATCH)):
+            records = deep.check([record for record, _, _ in chunk])
+            for (_, name, key), record in zip(chunk, records):
+                yield record, name, key
+
+    def _shadowed(self, record: Record, stem: str, shadows: _Lazy) -> Record:
+        """``record`` as it is, or shadowed: a package or extension of its name is imported
+        instead of its source (or, for sourceless bytecode, instead of it)."""
+        found = shadows.get()
+        key = None if found is None or record.python is None else self._rules.key(record.python)
+        by = None if key is None or found is None else found.by(key, stem, record.optimization or 0)
+        if by is None:
+            return record
+        assert key is not None
+        kind = by.partition(" ")[0]
+        if record.status is Status.SOURCELESS:  # still bytecode without source: its own status
+            return record._replace(
+                loads=False,
+                reason=f"shadowed by {by}: {who(key)} imports the {kind}, never this bytecode",
+            )
+        return record._replace(
+            status=Status.SHADOWED,
+            loads=False,
+            reason=f"shadowed by {by}: {who(key)} imports the {kind},"
+            f" never {stem}.py or this cache",
+        )
 
     def _coverage(
         self,
@@ -208,6 +307,7 @@ class Scan:
         local_fresh: set[tuple[str, str, int]],
         local_names: dict[str, Record | None],
         judge: Judge,
+        shadows: _Lazy,
     ) -> Iterator[Record]:
         directory = listing.path
         pycache = directory + os.sep + "__pycache__" + os.sep
@@ -219,7 +319,11 @@ class Scan:
             stem = source_name[:-3]
             for target in self.targets:
                 counts = self._counts[target.name]
+                key = (target.implementation, target.version)
                 for level in self.levels or (target.optimize,):
+                    found = shadows.get()
+                    if found is not None and found.by(key, stem, level):
+                        continue  # never imported: it needs no cache
                     counts[0] += 1
                     opt = "" if not level else f".opt-{level}"
                     existing: Record | None = None

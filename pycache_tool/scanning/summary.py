@@ -113,6 +113,7 @@ _RANK = [
     Status.GHOST,
     Status.CORRUPT,
     Status.ORPHAN,
+    Status.SHADOWED,
     Status.LEGACY,
     Status.MISSING,
     Status.UNREADABLE,

@@ -23,6 +23,7 @@ PYCACHE = "__pycache__"
 class Listing(NamedTuple):
     path: str  # absolute, normalised
     files: list[os.DirEntry[str]]  # every entry that is not a real directory, symlinks included
+    dirs: list[str]  # names of the real directories other than __pycache__, walked or not
     pycache: list[os.DirEntry[str]] | None  # entries of path/__pycache__, if it is a directory
     pycache_error: OSError | None
     rules: IgnoreStack  # the rules in force for this directory's files
@@ -127,6 +128,7 @@ def _list(
             ):
                 rules = rules.push(path, spec)
     files: list[os.DirEntry[str]] = []
+    dirs: list[str] = []  # a package shadows a module of its name, even in an ignored directory
     subdirs: list[str] = []
     pycache: list[os.DirEntry[str]] | None = None
     pycache_error: OSError | None = None
@@ -145,16 +147,18 @@ def _list(
                     pycache = sorted(it, key=_BY_NAME)
             except OSError as exc:
                 pycache_error = exc
-        elif (
-            entry.name in VCS_DIRS
-            or entry.path in skip
-            or (rules and rules.ignored(entry.path, True))
-        ):
-            candidate = False
         else:
-            subdirs.append(entry.path)
+            dirs.append(entry.name)
+            if (
+                entry.name in VCS_DIRS
+                or entry.path in skip
+                or (rules and rules.ignored(entry.path, True))
+            ):
+                candidate = False
+            else:
+                subdirs.append(entry.path)
     subdirs.reverse()
-    listing = Listing(path, files, pycache, pycache_error, rules)
+    listing = Listing(path, files, dirs, pycache, pycache_error, rules)
     return listing, rules, subdirs, candidate, pycache is not None or pycache_error is not None
 
 

@@ -1,0 +1,193 @@
+"""Shadowing: a module that import never finds because something of the same name wins.
+
+In one directory, Python's path finder (importlib's FileFinder; Python 2's C import alike)
+tries, for ``import foo``: a package ``foo/`` with an ``__init__`` (any loader suffix), then an
+extension module ``foo<suffix>`` for each of that interpreter's EXTENSION_SUFFIXES in order,
+then ``foo.py``, then a sourceless ``foo.pyc``. A cache of ``foo.py`` (or a sourceless
+``foo.pyc``) beside a package or an extension of its name is never read. A directory without
+an ``__init__`` is a namespace portion, which only counts when no module is found: it
+shadows nothing.
+
+The walk's listing tells what is beside each source, so a directory costs no system call
+unless it holds a directory (or symlink) named like a module, or an extension file; only
+then are ``foo/__init__*`` looked up, once each, as import looks them up (following links).
+"""
+
+from __future__ import annotations
+
+import importlib.machinery
+import os
+import stat
+import sys
+from collections.abc import Iterable, Sequence
+
+from pycache_tool.bytecode.interpreters import Interpreter, version_key
+
+Key = tuple[str, str]  # (implementation, version): ("cpython", "3.12")
+
+
+def _own_platform_tail() -> str | None:
+    """What follows the version in this CPython's own extension suffix: "-x86_64-linux-gnu.so"
+    on Linux, "-darwin.so" on macOS, "-win_amd64.pyd" on Windows; None if it cannot be told."""
+    if sys.implementation.name != "cpython":
+        return None
+    xy = f"{sys.version_info[0]}{sys.version_info[1]}"
+    for suffix in importlib.machinery.EXTENSION_SUFFIXES:
+        for head in (f".cpython-{xy}-", f".cp{xy}-"):
+            if suffix.startswith(head):
+                return suffix[len(head) - 1 :]
+    return None
+
+
+_OWN: Key = (sys.implementation.name, f"{sys.version_info[0]}.{sys.version_info[1]}")
+_TAIL = _own_platform_tail()
+
+
+def derived_extension_suffixes(implementation: str, version: str) -> tuple[str, ...]:
+    """The EXTENSION_SUFFIXES of a default build of that Python on this platform.
+
+    For Pythons that are not at hand (another version's caches in a shared tree). Only forms
+    seen on real interpreters; where none is known, no extension is said to shadow anything.
+    """
+    if (implementation, version) == _OWN:
+        return tuple(importlib.machinery.EXTENSION_SUFFIXES)
+    key = version_key(version)
+    windows = _TAIL is not None and _TAIL.endswith(".pyd")
+    if implementation == "cpython":
+        if key[0] == 2:
+            return (".pyd",) if windows else (".so", "module.so")
+        if _TAIL is None or key < (3, 3):
+            return ()
+        xy = f"{key[0]}{key[1]}"
+        if windows:
+            return (f".cp{xy}{_TAIL}", ".pyd")
+        abi = "m" if key < (3, 8) else ""  # the pymalloc flag, dropped in 3.8
+        return (f".cpython-{xy}{abi}{_TAIL}", ".abi3.so", ".so")
+    if implementation == "pypy" and key >= (3, 6) and _TAIL is not None:
+        return (f".pypy{key[0]}{key[1]}-pp73{_TAIL}",)  # PyPy 7.3; no .abi3.so, no bare .so
+    return ()
+
+
+class ShadowRules:
+    """What each interpreter tries before a module's source: extension suffixes, in order,
+    and the names that make a directory a package. Targets asked with --python say their
+    own suffixes; other interpreters get those of a default build (``derived_...``)."""
+
+    def __init__(self, targets: Sequence[Interpreter]) -> None:
+        self._exact = {
+            (t.implementation, t.version): t.extension_suffixes
+            for t in targets
+            if t.extension_suffixes is not None
+        }
+        self._suffixes: dict[Key, tuple[str, ...]] = {}
+        self._keys: dict[str, Key | None] = {}
+        endings = {".so", ".pyd"}
+        for suffixes in self._exact.values():
+            endings.update(os.path.splitext(s)[1] for s in suffixes)
+        self.endings = tuple(sorted(e for e in endings if e))
+
+    def extensions(self, key: Key) -> tuple[str, ...]:
+        found = self._suffixes.get(key)
+        if found is None:
+            found = self._exact.get(key) or derived_extension_suffixes(*key)
+            self._suffixes[key] = found
+        return found
+
+    def key(self, python: str) -> Key | None:
+        """The records' ``python`` label ("3.12", "pypy3.9") as (implementation, version)."""
+        if python not in self._keys:
+            implementation, version = (
+                ("pypy", python[4:]) if python[:4] == "pypy" else ("cpython", python)
+            )
+            self._keys[python] = (
+                (implementation, version) if version[:1].isdigit() and "." in version else None
+            )
+        return self._keys[python]
+
+    def package_markers(self, key: Key, level: int) -> tuple[str, ...]:
+        """The ``__init__`` files that make ``foo/`` a package, in the order import tries them."""
+        if version_key(key[1]) < (3, 0):  # Python 2: __init__.py, then .pyc (.pyo under -O)
+            return ("__init__.py", "__init__.pyo" if level else "__init__.pyc")
+        return (*(f"__init__{s}" for s in self.extensions(key)), "__init__.py", "__init__.pyc")
+
+    def directory(
+        self, path: str, files: Iterable[os.DirEntry[str]], dirs: Iterable[str]
+    ) -> Shadows | None:
+        """What may shadow a module in the directory ``path``; None when nothing can."""
+        names = {d for d in dirs if "." not in d and d != "__init__"}
+        extensions: dict[str, os.DirEntry[str]] = {}
+        endings = self.endings
+        for entry in files:
+            name = entry.name
+            if name.endswith(endings):
+                extensions[name] = entry
+            elif "." not in name and name != "__init__" and entry.is_symlink():
+                names.add(name)  # perhaps a link to a package directory
+        if not names and not extensions:
+            return None
+        return Shadows(self, path, names, extensions)
+
+    def listed(self, path: str) -> Shadows | None:
+        """As ``directory``, listing ``path`` itself (for caches in a pycache_prefix tree)."""
+        try:
+            with os.scandir(path) as it:
+                entries = list(it)
+        except OSError:
+            return None
+        dirs, files = [], []
+        for entry in entries:
+            try:
+                is_dir = entry.is_dir(follow_symlinks=False)
+            except OSError:
+                is_dir = False
+            if is_dir:
+                dirs.append(entry.name)
+            else:
+                files.append(entry)
+        return self.directory(path, files, dirs)
+
+
+class Shadows:
+    """The packages and extension modules of one directory, judged per interpreter."""
+
+    def __init__(
+        self,
+        rules: ShadowRules,
+        path: str,
+        names: set[str],
+        extensions: dict[str, os.DirEntry[str]],
+    ) -> None:
+        self._rules = rules
+        self._path = path
+        self._names = names  # directories and symlinks that may be packages
+        self._extensions = extensions  # files whose name ends like an extension module
+        self._files: dict[str, bool] = {}  # path -> is a regular file (following links)
+
+    def by(self, key: Key, stem: str, level: int) -> str | None:
+        """What the interpreter ``key`` imports instead of module ``stem``: "package foo/
+        (foo/__init__.py)" or "extension foo.cpython-312-x86_64-linux-gnu.so"; None if nothing."""
+        if stem in self._names:
+            for marker in self._rules.package_markers(key, level):
+                if self._is_file(os.path.join(self._path, stem, marker)):
+                    return f"package {stem}/ ({stem}/{marker})"
+        if self._extensions and (stem != "__init__" or version_key(key[1]) >= (3, 0)):
+            for suffix in self._rules.extensions(key):
+                entry = self._extensions.get(stem + suffix)
+                if entry is not None and self._is_file(entry.path):
+                    return f"extension {entry.name}"
+        return None
+
+    def _is_file(self, path: str) -> bool:
+        found = self._files.get(path)
+        if found is None:
+            try:
+                found = stat.S_ISREG(os.stat(path).st_mode)  # import follows links too
+            except (OSError, ValueError):
+                found = False
+            self._files[path] = found
+        return found
+
+
+def who(key: Key) -> str:
+    """ "CPython 3.12", "PyPy 3.9": the interpreter a reason speaks of."""
+    return f"{'PyPy' if key[0] == 'pypy' else 'CPython'} {key[1]}"

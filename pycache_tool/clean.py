@@ -23,6 +23,7 @@ CATEGORIES: dict[str, frozenset[Status]] = {
     "stale": frozenset({Status.STALE}),
     "orphans": frozenset({Status.ORPHAN}),
     "legacy": frozenset({Status.LEGACY}),
+    "shadowed": frozenset({Status.SHADOWED}),
     "corrupt": frozenset({Status.CORRUPT}),
     "sourceless": frozenset({Status.SOURCELESS}),
     "foreign": frozenset(),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import IO, Any
 
 from pycache_tool.bytecode.interpreters import Interpreter
@@ -52,12 +52,14 @@ def text_report(
     cwd: str,
     quiet: bool = False,
     color: bool = False,
+    unchecked: Mapping[str, str] | None = None,
 ) -> Iterator[str]:
     """The summary tables (left out when ``quiet``), coverage, every record when asked, then
     what needs attention and tracked bytecode; in pieces, for the CLI to write as they come.
 
     ``verbose_lines``: every record's line (``record_line``, each ending in a newline), passed
     through as they are read, e.g. from a ``LineSpool``: they need never all be in memory.
+    ``unchecked``: with ``--deep``, the Pythons whose caches could not be checked, and why.
     """
     out: list[str] = []
     where = ", ".join(show_path(p, cwd) for p in paths)
@@ -78,6 +80,8 @@ def text_report(
             out.append(
                 f"  {mark:<24}{summary.interpreter_files[key]:>8}  {size(summary.interpreter_bytes[key]):>10}"
             )
+    if unchecked is not None:
+        out += ["", deep_line(summary, unchecked)]
     for cov in coverage or ():
         share = f" ({100 * cov.fresh / cov.sources:.1f}%)" if cov.sources else ""
         out += [
@@ -106,11 +110,27 @@ def text_report(
         yield "\n".join(out) + "\n"
 
 
+def deep_line(summary: Summary, unchecked: Mapping[str, str]) -> str:
+    """What ``--deep`` found: how many caches' code was checked, and what was not and why."""
+    checked = summary.deep["ok"] + summary.deep["damaged"]
+    line = (
+        f"deep check: the code of {counted(checked, 'cache')} unmarshalled by an interpreter"
+        f" of its version: {summary.deep['ok']} ok, {summary.deep['damaged']} damaged"
+    )
+    if summary.deep["not checked"]:
+        why = "; ".join(
+            f"Python {python}: {reason}" for python, reason in sorted(unchecked.items())
+        )
+        line += f"; {summary.deep['not checked']} not checked ({why}; name one with --python)"
+    return line
+
+
 def record_line(record: Record, cwd: str, color: bool = False) -> str:
     """One record on one line, as the text report lists it."""
     detail = f" [{record.tag or record.python or ''}]" if (record.tag or record.python) else ""
     status = painted(f"{label(record):<14}", record.status, color, loaded=record.dangerous)
-    return f"  {status}{show_path(record.path, cwd)}{detail}: {record.reason}"
+    note = "; code not checked" if record.deep == "not checked" else ""
+    return f"  {status}{show_path(record.path, cwd)}{detail}: {record.reason}{note}"
 
 
 class LineSpool:
@@ -188,11 +208,14 @@ def json_report(
     coverage_fn: Callable[[], Sequence[Coverage]] | None,
     tracked_fn: Callable[[], list[str]],
     archives: Sequence[dict[str, Any]] = (),
+    unchecked: Mapping[str, str] | None = None,
 ) -> Iterator[str]:
     """Stream a JSON document: records are written as they come, the summary at the end.
 
     The two callables run after the last record: coverage is complete only then.
     ``archives``: the wheels, sdists and zips that were named (see archive_report).
+    ``unchecked``: with ``--deep`` (complete after the last record), the Pythons whose caches
+    could not be checked, and why; None without it.
     """
     head = {"schema": SCHEMA, "paths": list(paths), "targets": [_target(t) for t in targets]}
     yield json.dumps(head)[:-1] + ', "records": ['
@@ -219,6 +242,14 @@ def json_report(
                 for key in sorted(summary.interpreter_files)
             },
             "needs_attention": summary.attention_count,
+            "deep": None
+            if unchecked is None
+            else {
+                "ok": summary.deep["ok"],
+                "damaged": summary.deep["damaged"],
+                "not_checked": summary.deep["not checked"],
+                "unchecked": dict(sorted(unchecked.items())),
+            },
         },
         "coverage": None
         if coverage_fn is None

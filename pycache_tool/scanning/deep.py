@@ -33,14 +33,16 @@ class DeepCheck:
     """Checks records in batches; ``close`` ends the workers. ``unchecked`` names the
     Pythons (records' ``python`` labels) whose caches could not be checked, and why."""
 
-    def __init__(self, targets: Sequence[Interpreter]) -> None:
+    def __init__(
+        self, targets: Sequence[Interpreter], unchecked: dict[str, str] | None = None
+    ) -> None:
         self._by_python: dict[str, Interpreter] = {}
         for target in [*targets, interpreters.current()]:
             if target.executable and target.python not in self._by_python:
                 self._by_python[target.python] = target
         self._workers: dict[str, _Worker] = {}
         self._deaths: dict[str, int] = {}
-        self.unchecked: dict[str, str] = {}
+        self.unchecked: dict[str, str] = {} if unchecked is None else unchecked
 
     def check(self, records: Sequence[Record]) -> list[Record]:
         """``records`` with the verdict of the deep check (those import never reads as they are)."""

@@ -123,8 +123,7 @@ class Scan:
 
     def __iter__(self) -> Iterator[Record]:
         if self.deep:
-            self._deep = DeepCheck(self.targets)
-            self.unchecked = self._deep.unchecked
+            self._deep = DeepCheck(self.targets, self.unchecked)
         try:
             yield from self._walk(Judge(self.targets))
         finally:

@@ -23,6 +23,7 @@ class Summary:
         self._keep = keep_attention
         self.attention: list[Record] = []
         self.attention_count = 0  # records that need attention, kept or not
+        self.deep: Counter[str] = Counter()  # the deep check's verdicts: "ok", "damaged", ...
 
     def add(self, record: Record) -> None:
         status = record.status
@@ -33,6 +34,8 @@ class Summary:
         group[0] += 1
         group[1] += record.size
         self._totals = None
+        if record.deep is not None:
+            self.deep[record.deep] += 1
         if status is Status.FRESH:
             return
         needs = record.needs_attention

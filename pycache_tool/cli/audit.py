@@ -59,6 +59,14 @@ def audit(
             help="Exit 1 unless every source has a fresh cache for each target; print coverage.",
         ),
     ] = False,
+    deep: Annotated[
+        bool,
+        typer.Option(
+            "--deep",
+            help="Also unmarshal the code of every cache that would be loaded, in an"
+            " interpreter of its version (--python or this one); reads whole files.",
+        ),
+    ] = False,
 ) -> None:
     """Read every cache file under PATHS and say whether its interpreter would load it.
 
@@ -78,7 +86,14 @@ def audit(
     # Wheels, sdists and zips are read in memory; only directories are walked.
     directories, archive_paths = split_paths(paths or ["."])
     scan = make_scan(
-        directories, python, tag, exclude, no_ignore, pycache_prefix, require_fresh=require_fresh
+        directories,
+        python,
+        tag,
+        exclude,
+        no_ignore,
+        pycache_prefix,
+        require_fresh=require_fresh,
+        deep=deep,
     )
     archives = [inspect_archive(p, scan.targets) for p in archive_paths]
     # JSON only counts what needs attention: keeping it would grow with a neglected tree.
@@ -99,6 +114,7 @@ def audit(
             coverage_fn=coverage_fn,
             tracked_fn=find_tracked,
             archives=archives_json(archives),
+            unchecked=scan.unchecked if deep else None,
         ):
             sys.stdout.write(chunk)
     else:
@@ -122,6 +138,7 @@ def audit(
                 cwd=cwd,
                 quiet=quiet,
                 color=color,
+                unchecked=scan.unchecked if deep else None,
             ):
                 sys.stdout.write(chunk)
         if archives:

@@ -49,6 +49,13 @@ def clean(
             " Python 2's own .pyc beside its source is --foreign.",
         ),
     ] = False,
+    shadowed: Annotated[
+        bool,
+        typer.Option(
+            "--shadowed",
+            help="Caches of modules that a package or extension of the same name shadows.",
+        ),
+    ] = False,
     corrupt: Annotated[
         bool, typer.Option("--corrupt", help="Invalid caches, interrupted-write debris included.")
     ] = False,
@@ -97,6 +104,7 @@ def clean(
         "stale": stale,
         "orphans": orphans,
         "legacy": legacy,
+        "shadowed": shadowed,
         "corrupt": corrupt,
         "foreign": foreign,
         "ghosts": ghosts,

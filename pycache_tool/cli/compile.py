@@ -148,6 +148,14 @@ def compile_command(
     no_ignore: NoIgnoreOpt = False,
     timeout: TimeoutOpt = 60.0,
     dry_run: DryRunOpt = False,
+    deep: Annotated[
+        bool,
+        typer.Option(
+            "--deep",
+            help="Also rewrite caches whose header is fresh but whose code is damaged"
+            " (unmarshalled in the target; reads whole files).",
+        ),
+    ] = False,
     output: FormatOpt = OutputFormat.text,
     quiet: QuietOpt = False,
     verbose: Annotated[
@@ -186,6 +194,7 @@ def compile_command(
         use_ignore_files=chosen.use_ignore_files,
         dry_run=dry_run,
         timeout=timeout,
+        deep=deep,
     )
     chosen_targets = targets(chosen) or [interpreters.current()]
     bar = ProgressBar() if show_progress() and not dry_run else None

@@ -166,6 +166,7 @@ def make_scan(
     pycache_prefix: Optional[str],
     *,
     require_fresh: bool = False,
+    deep: bool = False,
 ) -> "Scan":
     """A Scan from the options every command shares, with [tool.pycache-tool] as defaults.
 
@@ -191,6 +192,7 @@ def make_scan(
         exclude=chosen.exclude,
         use_ignore_files=chosen.use_ignore_files,
         require_fresh=require_fresh,
+        deep=deep,
         **options,
     )
 

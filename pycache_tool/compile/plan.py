@@ -54,6 +54,7 @@ class Options:
     use_ignore_files: bool = True
     dry_run: bool = False
     timeout: float = DEFAULT_TIMEOUT  # seconds a worker may spend on one file; 0: no limit
+    deep: bool = False  # also rewrite fresh caches whose code after the header is damaged
 
 
 class CompileError(NamedTuple):
@@ -230,6 +231,7 @@ def _plan(
             invalidation=mode,
             collect_needs="all",
             targets_only=True,
+            deep=options.deep,
         )
         result.roots.extend(r for r in scan.roots if r not in result.roots)
         for record in scan:

@@ -170,7 +170,8 @@ class Shadows:
             for marker in self._rules.package_markers(key, level):
                 if self._is_file(os.path.join(self._path, stem, marker)):
                     return f"package {stem}/ ({stem}/{marker})"
-        if self._extensions and (stem != "__init__" or version_key(key[1]) >= (3, 0)):
+        # Python 2 too: a package's __init__ is looked up like any module, extensions first.
+        if self._extensions:
             for suffix in self._rules.extensions(key):
                 entry = self._extensions.get(stem + suffix)
                 if entry is not None and self._is_file(entry.path):

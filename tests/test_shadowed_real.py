@@ -184,9 +184,9 @@ def build(exe: str, root: Path, case: Case) -> Path:
         (directory / link).symlink_to(to)
     done = run_python(exe, _COMPILE % _literal(compiled), cwd=root)
     assert done.returncode == 0, done.stderr
-    for path, beside in compiled:
+    for compiled_source, beside in compiled:
         if beside:
-            os.unlink(path)
+            os.unlink(compiled_source)
     return Path(json.loads(done.stdout)[0])
 
 

@@ -27,6 +27,7 @@ REPO = os.path.dirname(BENCH_DIR)
 import cleaning  # noqa: E402, F401 - registers its section
 import compile_bench  # noqa: E402, F401 - registers its sections
 import corpus  # noqa: E402 - the bench modules sit beside this script
+import deep  # noqa: E402, F401 - registers its section
 import fresh  # noqa: E402, F401 - registers its section
 import scale  # noqa: E402 - registers its section
 from harness import SECTIONS, BenchError, Context, report, run_section  # noqa: E402

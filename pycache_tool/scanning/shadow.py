@@ -1,9 +1,11 @@
 """Shadowing: a module that import never finds because something of the same name wins.
 
 In one directory, Python's path finder (importlib's FileFinder; Python 2's C import alike)
-tries, for ``import foo``: a package ``foo/`` with an ``__init__`` (any loader suffix), then an
-extension module ``foo<suffix>`` for each of that interpreter's EXTENSION_SUFFIXES in order,
-then ``foo.py``, then a sourceless ``foo.pyc``. A cache of ``foo.py`` (or a sourceless
+tries, for ``import foo``: a package ``foo/`` with an ``__init__`` (any loader suffix; on
+Python 2 only ``__init__.py`` or ``.pyc`` make a package), then an extension module
+``foo<suffix>`` for each of that interpreter's EXTENSION_SUFFIXES in order, then ``foo.py``,
+then a sourceless ``foo.pyc``. A package's ``__init__`` is looked up the same way, so an
+``__init__`` extension shadows ``__init__.py`` (Python 2 too). A cache of ``foo.py`` (or a sourceless
 ``foo.pyc``) beside a package or an extension of its name is never read. A directory without
 an ``__init__`` is a namespace portion, which only counts when no module is found: it
 shadows nothing.

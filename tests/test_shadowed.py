@@ -59,6 +59,19 @@ def test_shadowed_records(shadowed: Path) -> None:
     assert old.reason.startswith("shadowed by package old/"), old.reason
 
 
+def test_shadowed_in_a_pycache_prefix_tree(tmp_path: Path) -> None:
+    """A mirror tree holds no source: what shadows a cache there is read beside its source."""
+    root, prefix = tmp_path / "proj", tmp_path / "prefix"
+    write(root / "mod" / "__init__.py", "")
+    mirror = prefix / str(root).lstrip(os.sep)
+    tag = current().tag
+    for name in ("mod", "plain"):
+        compile_here(write(root / f"{name}.py", "X = 1\n"), mirror / f"{name}.{tag}.pyc")
+    records = {Path(r.path).name: r for r in scan([str(root)], pycache_prefix=str(prefix))}
+    assert records[f"mod.{tag}.pyc"].status is Status.SHADOWED
+    assert records[f"plain.{tag}.pyc"].status is Status.FRESH
+
+
 def test_audit_check_fails_on_shadowed_caches(
     shadowed: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

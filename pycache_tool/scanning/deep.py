@@ -54,7 +54,13 @@ class DeepCheck:
             interpreter = self._by_python.get(record.python)
             if interpreter is None or interpreter.magic != record.magic:
                 results[i] = record._replace(deep=NOT_CHECKED)
-                self.unchecked.setdefault(record.python, "no interpreter of its version at hand")
+                self.unchecked.setdefault(
+                    record.python,
+                    "no interpreter of its version at hand"
+                    if interpreter is None
+                    else f"{interpreter.executable} writes magic {interpreter.magic}, not"
+                    f" {record.magic}",
+                )
                 continue
             jobs.setdefault(record.python, []).append(i)
         sent: list[tuple[str, _Worker, list[int]]] = []

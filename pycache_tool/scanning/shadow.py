@@ -176,7 +176,7 @@ class Shadows:
         if self._extensions:
             for suffix in self._rules.extensions(key):
                 entry = self._extensions.get(stem + suffix)
-                if entry is not None and self._is_file(entry.path):
+                if entry is not None and _is_file(entry):
                     return f"extension {entry.name}"
         return None
 
@@ -189,6 +189,14 @@ class Shadows:
                 found = False
             self._files[path] = found
         return found
+
+
+def _is_file(entry: os.DirEntry[str]) -> bool:
+    """A regular file, following a link as import does (the listing's type needs no stat)."""
+    try:
+        return entry.is_file()
+    except OSError:
+        return False
 
 
 def who(key: Key) -> str:

@@ -7,7 +7,7 @@ import itertools
 import os
 import stat
 import sys
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Literal, NamedTuple, Optional
 
 from pycache_tool.bytecode import interpreters
@@ -17,32 +17,13 @@ from pycache_tool.errors import UsageError, describe
 from pycache_tool.scanning.classify import Judge, SourceStat, source_stat
 from pycache_tool.scanning.deep import DeepCheck
 from pycache_tool.scanning.records import Record, Status
-from pycache_tool.scanning.shadow import ShadowRules, Shadows, who
+from pycache_tool.scanning.shadow import LazyShadows, ShadowRules
 from pycache_tool.scanning.walk import Ghost, Listing, Unlistable, root_rules, walk
 
 _ENVIRONMENT = object()
-# Verdicts that a package or extension of the same name overrides: the file would be read.
-_SHADOWABLE = frozenset({Status.FRESH, Status.STALE, Status.SOURCELESS})
 _DEEP_BATCH = 256  # records handed to the deep check at a time
 # A cache file of a walked directory: its record, its file name, what it covers if fresh.
 _Item = tuple[Record, str, Optional[tuple[str, str, int]]]
-
-
-class _Lazy:
-    """A directory's Shadows, worked out the first time a cache or source asks."""
-
-    __slots__ = ("_make", "_done", "_value")
-
-    def __init__(self, make: Callable[[], Shadows | None]) -> None:
-        self._make = make
-        self._done = False
-        self._value: Shadows | None = None
-
-    def get(self) -> Shadows | None:
-        if not self._done:
-            self._value = self._make()
-            self._done = True
-        return self._value
 
 
 class Coverage(NamedTuple):
@@ -175,7 +156,7 @@ class Scan:
             if not isinstance(event, Listing):
                 continue
             source_dir = os.sep + os.path.relpath(event.path, self.pycache_prefix)
-            shadows = _Lazy(functools.partial(self._rules.listed, source_dir))
+            shadows = LazyShadows(functools.partial(self._rules.listed, source_dir))
             found: list[Record] = []
             for entry in event.files:
                 name = parse_cache_name(entry.name)
@@ -189,14 +170,15 @@ class Scan:
                 record = judge.cache(entry.path, name, source, _stat_path(source))
                 if _vanished(record):
                     continue
-                if record.status in _SHADOWABLE:
-                    record = self._shadowed(record, name.stem, shadows)
+                record = self._rules.apply(record, name.stem, shadows)
                 found.append(record)
             yield from self._deep.check(found) if self._deep is not None else found
 
     def _directory(self, listing: Listing, judge: Judge) -> Iterator[Record]:
         sources = {entry.name: entry for entry in listing.files if entry.name.endswith(".py")}
-        shadows = _Lazy(lambda: self._rules.directory(listing.path, listing.files, listing.dirs))
+        shadows = LazyShadows(
+            lambda: self._rules.directory(listing.path, listing.files, listing.dirs)
+        )
         local_fresh: set[tuple[str, str, int]] = set()
         local_names: dict[str, Record | None] = {}
         track = self.require_fresh or self.collect_needs  # coverage bookkeeping, only when asked
@@ -217,7 +199,7 @@ class Scan:
         listing: Listing,
         judge: Judge,
         sources: dict[str, os.DirEntry[str]],
-        shadows: _Lazy,
+        shadows: LazyShadows,
     ) -> Iterator[_Item]:
         """The cache files of one directory: (record, file name, what it covers if fresh)."""
         directory = listing.path
@@ -242,8 +224,7 @@ class Scan:
             )
             if _vanished(record):
                 continue
-            if record.status in _SHADOWABLE:
-                record = self._shadowed(record, name.stem, shadows)
+            record = self._rules.apply(record, name.stem, shadows)
             key = None if name.tag is None else (name.stem, base_tag(name.tag), name.optimization)
             yield record, entry.name, key
         legacy = not self.targets_only or bool(judge.tagless)
@@ -263,8 +244,7 @@ class Scan:
                 )
                 if _vanished(record):
                     continue
-                if record.status in _SHADOWABLE:
-                    record = self._shadowed(record, stem, shadows)
+                record = self._rules.apply(record, stem, shadows)
                 key = (stem, "", record.optimization or 0) if record.target else None
                 yield record, entry.name, key
 
@@ -277,28 +257,6 @@ class Scan:
             for (_, name, key), record in zip(chunk, records):
                 yield record, name, key
 
-    def _shadowed(self, record: Record, stem: str, shadows: _Lazy) -> Record:
-        """``record`` as it is, or shadowed: a package or extension of its name is imported
-        instead of its source (or, for sourceless bytecode, instead of it)."""
-        found = shadows.get()
-        key = None if found is None or record.python is None else self._rules.key(record.python)
-        by = None if key is None or found is None else found.by(key, stem, record.optimization or 0)
-        if by is None:
-            return record
-        assert key is not None
-        kind = by.partition(" ")[0]
-        if record.status is Status.SOURCELESS:  # still bytecode without source: its own status
-            return record._replace(
-                loads=False,
-                reason=f"shadowed by {by}: {who(key)} imports the {kind}, never this bytecode",
-            )
-        return record._replace(
-            status=Status.SHADOWED,
-            loads=False,
-            reason=f"shadowed by {by}: {who(key)} imports the {kind},"
-            f" never {stem}.py or this cache",
-        )
-
     def _coverage(
         self,
         listing: Listing,
@@ -306,7 +264,7 @@ class Scan:
         local_fresh: set[tuple[str, str, int]],
         local_names: dict[str, Record | None],
         judge: Judge,
-        shadows: _Lazy,
+        shadows: LazyShadows,
     ) -> Iterator[Record]:
         directory = listing.path
         pycache = directory + os.sep + "__pycache__" + os.sep

@@ -21,11 +21,14 @@ import importlib.machinery
 import os
 import stat
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from pycache_tool.bytecode.interpreters import Interpreter, version_key
+from pycache_tool.scanning.records import Record, Status
 
 Key = tuple[str, str]  # (implementation, version): ("cpython", "3.12")
+# Verdicts that a package or extension of the same name overrides: import would read the file.
+_SHADOWABLE = frozenset({Status.FRESH, Status.STALE, Status.SOURCELESS})
 
 
 def _own_platform_tail() -> str | None:
@@ -112,6 +115,30 @@ class ShadowRules:
             return ("__init__.py", "__init__.pyo" if level else "__init__.pyc")
         return (*(f"__init__{s}" for s in self.extensions(key)), "__init__.py", "__init__.pyc")
 
+    def apply(self, record: Record, stem: str, shadows: LazyShadows) -> Record:
+        """``record`` as it is, or shadowed: a package or extension of its name is imported
+        instead of its source (or, for sourceless bytecode, instead of it)."""
+        if record.status not in _SHADOWABLE:
+            return record
+        found = shadows.get()
+        key = None if found is None or record.python is None else self.key(record.python)
+        by = None if key is None or found is None else found.by(key, stem, record.optimization or 0)
+        if by is None:
+            return record
+        assert key is not None
+        kind = by.partition(" ")[0]
+        if record.status is Status.SOURCELESS:  # still bytecode without source: its own status
+            return record._replace(
+                loads=False,
+                reason=f"shadowed by {by}: {who(key)} imports the {kind}, never this bytecode",
+            )
+        return record._replace(
+            status=Status.SHADOWED,
+            loads=False,
+            reason=f"shadowed by {by}: {who(key)} imports the {kind},"
+            f" never {stem}.py or this cache",
+        )
+
     def directory(
         self, path: str, files: Iterable[os.DirEntry[str]], dirs: Iterable[str]
     ) -> Shadows | None:
@@ -147,6 +174,23 @@ class ShadowRules:
             else:
                 files.append(entry)
         return self.directory(path, files, dirs)
+
+
+class LazyShadows:
+    """A directory's Shadows, worked out the first time a cache or source asks."""
+
+    __slots__ = ("_make", "_done", "_value")
+
+    def __init__(self, make: Callable[[], Shadows | None]) -> None:
+        self._make = make
+        self._done = False
+        self._value: Shadows | None = None
+
+    def get(self) -> Shadows | None:
+        if not self._done:
+            self._value = self._make()
+            self._done = True
+        return self._value
 
 
 class Shadows:

@@ -56,8 +56,17 @@ def interpreter_params(versions: list[str] | None = None) -> list[object]:
     ]
 
 
+@pytest.fixture(scope="session")
+def git_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A user configuration for git that has nothing in it but who commits."""
+    home = tmp_path_factory.mktemp("git-home")
+    (home / "gitconfig").write_text("[user]\n\tname = Test\n\temail = test@example.com\n")
+    (home / "xdg").mkdir()
+    return home
+
+
 @pytest.fixture(autouse=True)
-def clean_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def clean_environment(monkeypatch: pytest.MonkeyPatch, git_home: Path) -> Iterator[None]:
     """Tests set what they test; nothing leaks in from the developer's shell."""
     for name in (
         "SOURCE_DATE_EPOCH",
@@ -67,6 +76,12 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         "PYTHONHOME",
     ):
         monkeypatch.delenv(name, raising=False)
+    # git (and the walker, which reads core.excludesFile) sees no system or user configuration.
+    for name in [n for n in os.environ if n.startswith("GIT_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(git_home / "gitconfig"))
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(git_home / "xdg"))
     monkeypatch.setenv("PYTHONDONTWRITEBYTECODE", "1")
     monkeypatch.setattr(sys, "pycache_prefix", None, raising=False)
     yield

@@ -397,6 +397,22 @@ def test_odd_ignore_files_do_not_break_the_walk(tmp_path: Path) -> None:
     assert listed(tmp_path) == [".", ".gitignore", "sub", "sub/ok"]
 
 
+def test_malformed_patterns_match_nothing_and_never_raise(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A reversed range, an unclosed bracket or an unknown class, in a .gitignore, --exclude or
+    pyproject.toml: no error. Unclosed or unknown: the pattern matches nothing; a reversed
+    range adds nothing but its first byte (git's ``[b-a]`` is ``b``), as in git."""
+    git_init(tmp_path)
+    write(tmp_path / "pyproject.toml", '[tool.pycache-tool]\nexclude = ["[y-b]*/", "[[:nope:]]"]\n')
+    write(tmp_path / ".gitignore", "[b-a]\n[z-a].py\na[\n[[:nope:]]/\n")
+    for name in ("a", "b", "z", "a["):
+        make_pyc(tmp_path / name / "m.py")
+    assert listed(tmp_path, exclude=["[z-a]", "[", "[y-b]*/"]) == [".", "a", "a["]
+    assert main(["audit", "--exclude", "[z-a]", "--exclude", "[", str(tmp_path)]) == 0
+    assert capsys.readouterr().err == ""
+
+
 def test_empty_ignore_stack_is_false() -> None:
     assert not IgnoreStack()
     assert not IgnoreStack().ignored("/x/y", True)

@@ -1,7 +1,9 @@
-"""Ignore rules the way git applies them: nested .gitignore files, info/exclude, --exclude.
+"""Ignore rules the way git applies them: nested .gitignore files, info/exclude,
+core.excludesFile, --exclude; never to what git tracks.
 
-pathspec is imported only when some rule is actually in play: it costs more to import than
-matching a whole ordinary checkout does.
+Patterns are git's own grammar (``wildmatch.py``), matched against the path itself: the
+walker prunes an ignored directory itself, so a pattern decides only for the path it
+matches, the last matching pattern of the deepest file with an opinion winning.
 """
 
 from __future__ import annotations
@@ -10,54 +12,75 @@ import os
 import re
 from typing import TYPE_CHECKING, NamedTuple
 
+from pycache_tool.scanning.wildmatch import Pattern, parse_lines
+
 if TYPE_CHECKING:
-    from pathspec import GitIgnoreSpec
+    from pycache_tool.scanning.gitfiles import Repository
+
+
+class _Compiled(NamedTuple):
+    """Every pattern of one file as one regular expression per subject, last pattern first.
+
+    Each alternative is a group: the first that matches (``lastindex``) is the last
+    matching pattern, and ``verdicts[lastindex]`` its verdict (True: ignored). A file has
+    one set for files and one for directories, where directory-only patterns join in.
+    """
+
+    basename: re.Pattern[bytes] | None  # patterns without a slash: the last component
+    path: re.Pattern[bytes] | None  # the others: the path below the file's directory
+    base_verdicts: tuple[tuple[int, bool], ...]  # (pattern index, ignored), by group
+    path_verdicts: tuple[tuple[int, bool], ...]
 
 
 class Patterns:
-    """One ignore file's patterns, each matched the way git matches it: against the path itself.
+    """One source of patterns (a file, or the command line), compiled on first use."""
 
-    pathspec's ``GitIgnoreSpec.check_file`` answers for a *file* with its whole ancestry in one
-    file of patterns: a directory pattern also matches everything below it, and a file-pattern
-    match outranks a directory-pattern match. Across nested files that goes wrong: a deeper
-    ``!d/`` would "decide" for ``d/x.py`` (git: no opinion, so a parent ``*.py`` decides), and
-    ``*`` would beat a later ``!*/`` on a directory. The walker prunes ignored directories
-    itself, so here a pattern counts only when it matches the path itself, last match winning.
-    pathspec marks a match through a directory component with the ``ps_d`` group; a match of
-    the path itself has no ``ps_d`` (files), or its ``ps_d`` is the path's final slash (dirs).
-    """
+    __slots__ = ("_patterns", "_compiled")
 
-    __slots__ = ("_checks",)
+    def __init__(self, lines: list[bytes]) -> None:
+        self._patterns = [Pattern(line) for line in lines]
+        self._compiled: dict[tuple[bool, bool], _Compiled] = {}
 
-    def __init__(self, spec: GitIgnoreSpec) -> None:
-        from pathspec.pattern import RegexPattern
+    def decide(self, rel: str, is_dir: bool, casefold: bool = False) -> bool | None:
+        """True: ignored; False: re-included by a ``!`` pattern; None: no pattern matches."""
+        compiled = self._compiled.get((is_dir, casefold))
+        if compiled is None:
+            compiled = self._compiled[is_dir, casefold] = self._compile(is_dir, casefold)
+        if os.sep != "/":  # pragma: no cover - POSIX is what runs the suite
+            rel = rel.replace(os.sep, "/")
+        path = os.fsencode(rel)
+        best: tuple[int, bool] | None = None
+        if compiled.basename is not None:
+            match = compiled.basename.fullmatch(path, path.rfind(b"/") + 1)
+            if match is not None and match.lastindex:
+                best = compiled.base_verdicts[match.lastindex]
+        if compiled.path is not None:
+            match = compiled.path.fullmatch(path)
+            if match is not None and match.lastindex:
+                found = compiled.path_verdicts[match.lastindex]
+                if best is None or found[0] > best[0]:
+                    best = found
+        return None if best is None else best[1]
 
-        checks: list[tuple[re.Pattern[str], bool]] = []
-        for pattern in spec.patterns:
-            if not isinstance(pattern, RegexPattern) or pattern.include is None:
+    def _compile(self, is_dir: bool, casefold: bool) -> _Compiled:
+        groups: dict[bool, list[bytes]] = {True: [], False: []}
+        verdicts: dict[bool, list[tuple[int, bool]]] = {True: [(-1, False)], False: [(-1, False)]}
+        for index in reversed(range(len(self._patterns))):
+            pattern = self._patterns[index]
+            if pattern.dir_only and not is_dir:
                 continue
-            regex = pattern.regex
+            regex = pattern.regex(casefold)
             if regex is None:
                 continue
-            if "ps_d" in regex.groupindex:
-                # Only a ps_d that ends the path can be a match of the path itself.
-                regex = re.compile(rf"(?:{regex.pattern})(?(ps_d)\Z)", regex.flags)
-            checks.append((regex, pattern.include))
-        checks.reverse()  # the last matching pattern decides
-        self._checks = checks
+            groups[pattern.basename].append(b"(" + regex + b")")
+            verdicts[pattern.basename].append((index, not pattern.negative))
 
-    def decide(self, rel: str, is_dir: bool) -> bool | None:
-        """True: ignored; False: re-included by a ``!`` pattern; None: no pattern matches."""
-        for regex, include in self._checks:
-            match = regex.search(rel)
-            if match is not None and match.groupdict().get("ps_d") is None:
-                return include
-            if is_dir:
-                match = regex.search(rel + "/")
-                if match is not None and match.groupdict().get("ps_d") is not None:
-                    if match.end("ps_d") == len(rel) + 1:
-                        return include
-        return None
+        def join(parts: list[bytes]) -> re.Pattern[bytes] | None:
+            return re.compile(b"|".join(parts), re.DOTALL) if parts else None
+
+        return _Compiled(
+            join(groups[True]), join(groups[False]), tuple(verdicts[True]), tuple(verdicts[False])
+        )
 
 
 class Rules(NamedTuple):
@@ -67,85 +90,118 @@ class Rules(NamedTuple):
     spec: Patterns
 
 
-def compile_patterns(lines: list[str]) -> Patterns | None:
-    """Compile gitignore lines, dropping any line pathspec rejects (git drops them silently too)."""
-    lines = [line for line in lines if line.strip() and not line.lstrip().startswith("#")]
-    if not lines:
-        return None
-    from pathspec import GitIgnoreSpec
-
-    try:
-        spec = GitIgnoreSpec.from_lines(lines)
-    except ValueError:
-        spec = GitIgnoreSpec.from_lines([line for line in lines if _valid(line)])
-    return Patterns(spec)
+def compile_patterns(patterns: list[str]) -> Patterns | None:
+    """Patterns given one by one (``--exclude``): as ``git ls-files -x`` takes them, so no
+    comments and no trimming."""
+    lines = [os.fsencode(p) for p in patterns if p]
+    return Patterns(lines) if lines else None
 
 
-def _valid(line: str) -> bool:
-    from pathspec import GitIgnoreSpec
-
-    try:
-        GitIgnoreSpec.from_lines([line])
-    except ValueError:
-        return False
-    return True
-
-
-def read_patterns(path: str, *, in_tree: bool = False) -> Patterns | None:
+def read_patterns(path: str | None, *, in_tree: bool = False) -> Patterns | None:
     """Read an ignore file; an unreadable or missing one has no opinion.
 
     ``in_tree``: a work-tree .gitignore, which git (2.32+) does not read when it is a symlink.
     """
-    if in_tree and os.path.islink(path):
+    if path is None or (in_tree and os.path.islink(path)):
         return None
     try:
         with open(path, "rb") as f:
-            text = f.read().decode("utf-8", "surrogateescape")
+            data = f.read()
     except OSError:
         return None
-    return compile_patterns(text.splitlines())
+    lines = parse_lines(data)
+    return Patterns(lines) if lines else None
 
 
 class IgnoreStack:
-    """The rules in force in one directory, lowest precedence first; immutable, shared by children."""
+    """The rules in force in one directory, lowest precedence first; immutable, shared by children.
 
-    __slots__ = ("_rules", "_overrides")
+    ``repo``: the repository the directory belongs to (what it tracks, its core.ignorecase).
+    ``excluded``: the directory is ignored, and walked only for what git tracks in it: every
+    untracked path below is ignored too, whatever a deeper pattern says (git reads no
+    .gitignore there).
+    """
 
-    def __init__(self, rules: tuple[Rules, ...] = (), overrides: Rules | None = None) -> None:
+    __slots__ = ("_rules", "_overrides", "repo", "excluded")
+
+    def __init__(
+        self,
+        rules: tuple[Rules, ...] = (),
+        overrides: Rules | None = None,
+        repo: Repository | None = None,
+        excluded: bool = False,
+    ) -> None:
         self._rules = rules
-        self._overrides = overrides  # --exclude: above every file
+        self._overrides = overrides  # --exclude: above every file, and tracked paths too
+        self.repo = repo
+        self.excluded = excluded
 
     def push(self, base: str, spec: Patterns | None) -> IgnoreStack:
         if spec is None:
             return self
-        return IgnoreStack((*self._rules, Rules(base, spec)), self._overrides)
+        rules = (*self._rules, Rules(base, spec))
+        return IgnoreStack(rules, self._overrides, self.repo, self.excluded)
 
-    def fresh(self) -> IgnoreStack:
-        """A nested repository: only the command-line rules carry over."""
-        return IgnoreStack((), self._overrides)
+    def fresh(self, repo: Repository | None) -> IgnoreStack:
+        """A repository's top: only the command-line rules carry over."""
+        return IgnoreStack((), self._overrides, repo)
 
     def __bool__(self) -> bool:
-        return bool(self._rules) or self._overrides is not None
+        return bool(self._rules) or self._overrides is not None or self.excluded
 
     def ignored(self, path: str, is_dir: bool) -> bool:
-        """Does the deepest source of rules with an opinion on ``path`` ignore it?"""
+        """Is ``path`` ignored? A path git tracks never is, but for ``--exclude``."""
+        verdict = self._verdict(path, is_dir)
+        return verdict == _FORCED or (
+            verdict == _IGNORED and (self.repo is None or not self.repo.tracks(path))
+        )
+
+    def matched(self, path: str, is_dir: bool) -> bool:
+        """Do the rules ignore ``path``, tracked or not?"""
+        return self._verdict(path, is_dir) != _KEPT
+
+    def enter(self, path: str) -> IgnoreStack | None:
+        """The rules the directory ``path`` is walked with; None: it is not walked.
+
+        An ignored directory that holds a tracked path is walked as ``excluded``.
+        """
+        verdict = self._verdict(path, True)
+        if verdict == _KEPT:
+            return self
+        if verdict == _FORCED or self.repo is None or not self.repo.tracks(path):
+            return None
+        if self.excluded:
+            return self
+        return IgnoreStack(self._rules, self._overrides, self.repo, excluded=True)
+
+    def _verdict(self, path: str, is_dir: bool) -> int:
+        casefold = self.repo is not None and self.repo.ignorecase
+        forced = None
         if self._overrides is not None:
-            verdict = _decide(self._overrides, path, is_dir)
-            if verdict is not None:
-                return verdict
+            forced = _decide(self._overrides, path, is_dir, casefold)
+            if forced:
+                return _FORCED
+        if self.excluded:
+            return _IGNORED  # git: a path below an ignored directory is ignored, full stop
+        if forced is False:
+            return _KEPT
         for rules in reversed(self._rules):
-            verdict = _decide(rules, path, is_dir)
+            verdict = _decide(rules, path, is_dir, casefold)
             if verdict is not None:
-                return verdict
-        return False
+                return _IGNORED if verdict else _KEPT
+        return _KEPT
 
 
-def _decide(rules: Rules, path: str, is_dir: bool) -> bool | None:
+_KEPT, _IGNORED, _FORCED = (
+    0,
+    1,
+    2,
+)  # _IGNORED: by git's rules, so not if tracked; _FORCED: by --exclude
+
+
+def _decide(rules: Rules, path: str, is_dir: bool, casefold: bool) -> bool | None:
     # Walker paths are absolute and normalised, so the base is a plain string prefix.
     prefix = rules.base if rules.base.endswith(os.sep) else rules.base + os.sep
     if not path.startswith(prefix):
         return None
-    rel = path[len(prefix) :]
-    if os.sep != "/":  # pragma: no cover - POSIX is what runs the suite
-        rel = rel.replace(os.sep, "/")
-    return rules.spec.decide(rel, is_dir)
+    return rules.spec.decide(path[len(prefix) :], is_dir, casefold)

@@ -13,7 +13,14 @@ import os
 from collections.abc import Iterator
 from typing import NamedTuple, Union
 
-from pycache_tool.scanning.ignore import IgnoreStack, Patterns, compile_patterns, read_patterns
+from pycache_tool.scanning.gitfiles import Repository
+from pycache_tool.scanning.ignore import (
+    IgnoreStack,
+    Patterns,
+    Rules,
+    compile_patterns,
+    read_patterns,
+)
 
 VCS_DIRS = frozenset({".git", ".hg", ".svn"})
 _BY_NAME = operator.attrgetter("name")  # name order: the same report on every file system
@@ -42,14 +49,17 @@ Event = Union[Listing, Ghost, Unlistable]
 
 
 class _Frame:
-    __slots__ = ("path", "rules", "pending", "candidate", "has_cache", "ghosts")
+    __slots__ = ("path", "pending", "candidate", "has_cache", "ghosts")
 
     def __init__(
-        self, path: str, rules: IgnoreStack, pending: list[str], candidate: bool, has_cache: bool
+        self,
+        path: str,
+        pending: list[tuple[str, IgnoreStack]],
+        candidate: bool,
+        has_cache: bool,
     ) -> None:
         self.path = path
-        self.rules = rules
-        self.pending = pending  # child directories still to walk, last first
+        self.pending = pending  # child directories still to walk, last first, and their rules
         self.candidate = candidate  # nothing but __pycache__ and subdirectories so far
         self.has_cache = has_cache
         self.ghosts: list[str] = []  # topmost ghost directories below, not yet reported
@@ -76,8 +86,8 @@ def walk(
     while frames:
         frame = frames[-1]
         if frame.pending:
-            child = frame.pending.pop()
-            listed = _list(child, frame.rules, use_ignore_files, skip, is_root=False)
+            child, inherited = frame.pending.pop()
+            listed = _list(child, inherited, use_ignore_files, skip, is_root=False)
             if isinstance(listed, Unlistable):
                 frame.candidate = False
                 yield listed
@@ -105,7 +115,7 @@ def _list(
     skip: frozenset[str],
     *,
     is_root: bool,
-) -> Unlistable | tuple[Listing, IgnoreStack, list[str], bool, bool]:
+) -> Unlistable | tuple[Listing, list[tuple[str, IgnoreStack]], bool, bool]:
     try:
         with os.scandir(path) as it:
             entries = sorted(it, key=_BY_NAME)
@@ -114,11 +124,9 @@ def _list(
     names = {entry.name for entry in entries}
     rules = inherited
     if use_ignore_files:
-        if ".git" in names and not is_root:
-            rules = rules.fresh()  # a nested repository has rules of its own
         if ".git" in names:
-            rules = rules.push(path, read_patterns(os.path.join(info_dir(path), "exclude")))
-        if ".gitignore" in names:
+            rules = repository_rules(path, rules)  # a nested repository has rules of its own
+        if ".gitignore" in names and not rules.excluded:
             spec = read_patterns(os.path.join(path, ".gitignore"), in_tree=True)
             # A virtualenv's "*" .gitignore hides it from git; naming it as a PATH means "look inside".
             # A repository's own top-level "*" .gitignore (a whitelist: "*", "!*.py") is no
@@ -129,7 +137,7 @@ def _list(
                 rules = rules.push(path, spec)
     files: list[os.DirEntry[str]] = []
     dirs: list[str] = []  # a package shadows a module of its name, even in an ignored directory
-    subdirs: list[str] = []
+    subdirs: list[tuple[str, IgnoreStack]] = []
     pycache: list[os.DirEntry[str]] | None = None
     pycache_error: OSError | None = None
     candidate = not is_root
@@ -149,17 +157,24 @@ def _list(
                 pycache_error = exc
         else:
             dirs.append(entry.name)
-            if (
-                entry.name in VCS_DIRS
-                or entry.path in skip
-                or (rules and rules.ignored(entry.path, True))
-            ):
+            child = None
+            if entry.name not in VCS_DIRS and entry.path not in skip:
+                child = rules.enter(entry.path) if rules else rules
+            if child is None:
                 candidate = False
             else:
-                subdirs.append(entry.path)
+                subdirs.append((entry.path, child))
     subdirs.reverse()
     listing = Listing(path, files, dirs, pycache, pycache_error, rules)
-    return listing, rules, subdirs, candidate, pycache is not None or pycache_error is not None
+    return listing, subdirs, candidate, pycache is not None or pycache_error is not None
+
+
+def repository_rules(top: str, rules: IgnoreStack) -> IgnoreStack:
+    """The rules at the top of a repository's work tree: only the command-line rules carry
+    over; core.excludesFile, then info/exclude (which outranks it), apply to the whole tree."""
+    repo = Repository(top)
+    rules = rules.fresh(repo).push(top, read_patterns(repo.excludes_file))
+    return rules.push(top, read_patterns(os.path.join(info_dir(top), "exclude")))
 
 
 def ignores_everything(spec: Patterns) -> bool:
@@ -189,30 +204,29 @@ def info_dir(repo: str) -> str:
 def root_rules(root: str, overrides: list[str] | None, use_ignore_files: bool) -> IgnoreStack:
     """The rules in force at ``root`` from the repository above it (git reads those too).
 
-    A root that those rules ignore was named on purpose, so it starts with none of them.
+    A root that those rules ignore (tracked paths inside or not) was named on purpose, so it
+    starts with none of them.
     """
     base = IgnoreStack((), None)
     if overrides:
         spec = compile_patterns(overrides)
         if spec is not None:
-            from pycache_tool.scanning.ignore import Rules
-
             base = IgnoreStack((), Rules(project_root(root), spec))
     if not use_ignore_files or os.path.lexists(os.path.join(root, ".git")):
         return base
-    repo = _repo_above(root)
-    if repo is None:
+    top = _repo_above(root)
+    if top is None:
         return base
-    rules = base.push(repo, read_patterns(os.path.join(info_dir(repo), "exclude")))
-    parts = os.path.relpath(root, repo).split(os.sep)
-    directory = repo
+    rules = repository_rules(top, base)
+    parts = os.path.relpath(root, top).split(os.sep)
+    directory = top
     for part in parts:
         rules = rules.push(
             directory, read_patterns(os.path.join(directory, ".gitignore"), in_tree=True)
         )
         directory = os.path.join(directory, part)
-        if rules.ignored(directory, True):
-            return base
+        if rules.matched(directory, True):
+            return base.fresh(rules.repo)
     return rules
 
 

@@ -911,3 +911,23 @@ def test_generated_trees_match_git(
         venv_like = own is not None and ignores_everything(own)
         if start in all_dirs - shut and start != "." and not venv_like:
             assert_same(root, start=start, context=context)
+
+
+def test_reading_a_repository_runs_none_of_its_code(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Reading the index runs core.fsmonitor; the tool reads it with the monitor off."""
+    from pycache_tool.cli import main
+
+    marker = tmp_path / "ran"
+    tree = {".gitignore": "lib/\n", "lib/a.py": "", "b.py": "", "__pycache__/c.cpython-311.pyc": ""}
+    make_tree(tmp_path / "repo", tree, tracked=["lib/a.py", "b.py", "__pycache__"])
+    git(tmp_path / "repo", "config", "core.fsmonitor", f"touch {marker}; false")
+    git(tmp_path / "repo", "status", ok=(0, 1, 128))
+    assert marker.exists()  # git itself runs it
+    marker.unlink()
+    assert main(["audit", "--check", str(tmp_path / "repo")]) == 1  # the tracked cache
+    assert "bytecode tracked by git (1)" in capsys.readouterr().out
+    assert not marker.exists()
+    assert walker_view(tmp_path / "repo")[0] == {".", "lib"}  # lib/ holds a tracked file
+    assert not marker.exists()

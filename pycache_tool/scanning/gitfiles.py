@@ -34,6 +34,9 @@ _LOCAL_ENV = frozenset(
     }
 )
 _TIMEOUT = 120
+# Reading the index runs the command that core.fsmonitor names: a directory's own .git/config
+# must not run code when the tool merely reads it.
+_GIT = ("git", "-c", "core.fsmonitor=false")
 
 
 class Repository:
@@ -103,7 +106,7 @@ class Repository:
         env["GIT_CEILING_DIRECTORIES"] = os.path.dirname(self.root)
         try:
             done = subprocess.run(
-                ["git", *args],
+                [*_GIT, *args],
                 cwd=self.root,
                 env=env,
                 stdin=subprocess.DEVNULL,
@@ -142,7 +145,7 @@ def tracked_bytecode(roots: Iterable[str]) -> list[str]:
     for root in roots:
         try:
             done = subprocess.run(
-                ["git", "-C", root, "ls-files", "-z", "--", "*.pyc", "*.pyo", "*__pycache__/*"],
+                [*_GIT, "-C", root, "ls-files", "-z", "--", "*.pyc", "*.pyo", "*__pycache__/*"],
                 capture_output=True,
                 timeout=_TIMEOUT,
                 check=False,

@@ -192,11 +192,9 @@ class IgnoreStack:
         return _KEPT
 
 
-_KEPT, _IGNORED, _FORCED = (
-    0,
-    1,
-    2,
-)  # _IGNORED: by git's rules, so not if tracked; _FORCED: by --exclude
+# What the rules say of a path. _IGNORED: by git's rules, so not if tracked; _FORCED: by
+# --exclude, tracked or not.
+_KEPT, _IGNORED, _FORCED = 0, 1, 2
 
 
 def _decide(rules: Rules, path: str, is_dir: bool, casefold: bool) -> bool | None:

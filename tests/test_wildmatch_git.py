@@ -100,3 +100,14 @@ def test_random_patterns_against_git(
 ) -> None:
     encoded = [p.encode() for p in patterns], [p.encode() for p in paths]
     assert grammar_differences(grammar_repos[casefold], *encoded, casefold) == []
+
+
+def test_patterns_that_backtrack_against_git(grammar_repos: dict[bool, Path]) -> None:
+    """Many stars on long names: a regular expression tries each star at every position
+    (hours on these); git answers at once, and so must the matcher, with git's answers."""
+    patterns = [b"*a" * 12 + b"*b", b"*a" * 12 + b"*", b"*?*?*?*?*?*?*?*?x", b"*[ab]" * 9 + b"c"]
+    patterns += [b"**/a/**/a/**/a/**/b", b"**/a/**/a/**/a/**", b"a*/**/*a*/**/*a*b", b"**/*a*a*b"]
+    paths = [b"a" * 200, b"a" * 199 + b"b", b"ab" * 100, b"a/" * 120 + b"b"]
+    paths += [b"a/" * 120 + b"c", b"a" * 100 + b"/" + b"a" * 100 + b"b"]
+    for casefold in (False, True):
+        assert grammar_differences(grammar_repos[casefold], patterns, paths, casefold) == []

@@ -12,24 +12,37 @@ import os
 import re
 from typing import TYPE_CHECKING, NamedTuple
 
-from pycache_tool.scanning.wildmatch import Pattern, parse_lines
+from pycache_tool.scanning.wildmatch import Linear, Pattern, parse_lines
 
 if TYPE_CHECKING:
     from pycache_tool.scanning.gitfiles import Repository
 
 
 class _Compiled(NamedTuple):
-    """Every pattern of one file as one regular expression per subject, last pattern first.
+    """The patterns of one file for one subject (the last path component, or the path below
+    the file's directory), as one regular expression, last pattern first.
 
     Each alternative is a group: the first that matches (``lastindex``) is the last
-    matching pattern, and ``verdicts[lastindex]`` its verdict (True: ignored). A file has
-    one set for files and one for directories, where directory-only patterns join in.
+    matching pattern, and ``verdicts[lastindex]`` its (pattern index, ignored). The few
+    patterns a regular expression would match too slowly are matched one by one.
     """
 
-    basename: re.Pattern[bytes] | None  # patterns without a slash: the last component
-    path: re.Pattern[bytes] | None  # the others: the path below the file's directory
-    base_verdicts: tuple[tuple[int, bool], ...]  # (pattern index, ignored), by group
-    path_verdicts: tuple[tuple[int, bool], ...]
+    regex: re.Pattern[bytes] | None
+    verdicts: tuple[tuple[int, bool], ...]
+    slow: tuple[tuple[int, bool, Linear], ...]  # last pattern first
+
+    def last_match(self, path: bytes, pos: int) -> tuple[int, bool] | None:
+        best = None
+        if self.regex is not None:
+            match = self.regex.fullmatch(path, pos)
+            if match is not None and match.lastindex:
+                best = self.verdicts[match.lastindex]
+        for index, ignored, linear in self.slow:
+            if best is not None and index < best[0]:
+                break
+            if linear.fullmatch(path, pos):
+                return index, ignored
+        return best
 
 
 class Patterns:
@@ -39,7 +52,8 @@ class Patterns:
 
     def __init__(self, lines: list[bytes]) -> None:
         self._patterns = [Pattern(line) for line in lines]
-        self._compiled: dict[tuple[bool, bool], _Compiled] = {}
+        # (is_dir, casefold) -> (last component, path below the file's directory)
+        self._compiled: dict[tuple[bool, bool], tuple[_Compiled, _Compiled]] = {}
 
     def decide(self, rel: str, is_dir: bool, casefold: bool = False) -> bool | None:
         """True: ignored; False: re-included by a ``!`` pattern; None: no pattern matches."""
@@ -49,38 +63,33 @@ class Patterns:
         if os.sep != "/":  # pragma: no cover - POSIX is what runs the suite
             rel = rel.replace(os.sep, "/")
         path = os.fsencode(rel)
-        best: tuple[int, bool] | None = None
-        if compiled.basename is not None:
-            match = compiled.basename.fullmatch(path, path.rfind(b"/") + 1)
-            if match is not None and match.lastindex:
-                best = compiled.base_verdicts[match.lastindex]
-        if compiled.path is not None:
-            match = compiled.path.fullmatch(path)
-            if match is not None and match.lastindex:
-                found = compiled.path_verdicts[match.lastindex]
-                if best is None or found[0] > best[0]:
-                    best = found
+        best = compiled[0].last_match(path, path.rfind(b"/") + 1)
+        found = compiled[1].last_match(path, 0)
+        if found is not None and (best is None or found[0] > best[0]):
+            best = found
         return None if best is None else best[1]
 
-    def _compile(self, is_dir: bool, casefold: bool) -> _Compiled:
-        groups: dict[bool, list[bytes]] = {True: [], False: []}
+    def _compile(self, is_dir: bool, casefold: bool) -> tuple[_Compiled, _Compiled]:
+        regexes: dict[bool, list[bytes]] = {True: [], False: []}
         verdicts: dict[bool, list[tuple[int, bool]]] = {True: [(-1, False)], False: [(-1, False)]}
+        slow: dict[bool, list[tuple[int, bool, Linear]]] = {True: [], False: []}
         for index in reversed(range(len(self._patterns))):
             pattern = self._patterns[index]
             if pattern.dir_only and not is_dir:
                 continue
-            regex = pattern.regex(casefold)
-            if regex is None:
-                continue
-            groups[pattern.basename].append(b"(" + regex + b")")
-            verdicts[pattern.basename].append((index, not pattern.negative))
+            matcher = pattern.matcher(casefold)
+            if isinstance(matcher, Linear):
+                slow[pattern.basename].append((index, not pattern.negative, matcher))
+            elif matcher is not None:
+                regexes[pattern.basename].append(b"(" + matcher + b")")
+                verdicts[pattern.basename].append((index, not pattern.negative))
 
-        def join(parts: list[bytes]) -> re.Pattern[bytes] | None:
-            return re.compile(b"|".join(parts), re.DOTALL) if parts else None
+        def join(basename: bool) -> _Compiled:
+            parts = regexes[basename]
+            regex = re.compile(b"|".join(parts), re.DOTALL) if parts else None
+            return _Compiled(regex, tuple(verdicts[basename]), tuple(slow[basename]))
 
-        return _Compiled(
-            join(groups[True]), join(groups[False]), tuple(verdicts[True]), tuple(verdicts[False])
-        )
+        return join(True), join(False)
 
 
 class Rules(NamedTuple):

@@ -17,6 +17,7 @@ as the start of a pattern (``a**/b`` matches ``a/x/b``).
 from __future__ import annotations
 
 import re
+from typing import Union
 
 _BACKSLASH, _SLASH, _STAR, _QUESTION = 0x5C, 0x2F, 0x2A, 0x3F
 _OPEN, _CLOSE, _COLON, _DASH, _BANG, _CARET = 0x5B, 0x5D, 0x3A, 0x2D, 0x21, 0x5E
@@ -80,6 +81,12 @@ def _trim_spaces(line: bytes) -> bytes:
     return line if last_space < 0 else line[:last_space]
 
 
+# A pattern is a sequence of tokens: a set of bytes (one byte from the set) or a star.
+SINGLE, CROSS, DIRS = "*", "**", "**/"  # [^/]*, .*, and (?:.*/)?: zero or more directories
+Token = Union[frozenset[int], str]
+_ANY_BUT_SLASH = frozenset(_BYTES) - {_SLASH}
+
+
 class Pattern:
     """One pattern line, split the way git's ``parse_path_pattern`` splits it."""
 
@@ -97,79 +104,138 @@ class Pattern:
             line = line[1:]
         self.body = line
 
-    def regex(self, casefold: bool) -> bytes | None:
-        """A regular expression for what the pattern matches: the last path component
-        (``basename``) or the path relative to the pattern's base. None: nothing.
+    def matcher(self, casefold: bool) -> bytes | Linear | None:
+        """What the pattern matches, the last path component (``basename``) or the path
+        relative to the pattern's base: a regular expression (DOTALL, full match), or a
+        ``Linear`` matcher when a regular expression could backtrack for long; None: nothing.
         """
         if not self.body:
             return None
-        if self.basename:
-            return translate(self.body, casefold=casefold, pathname=False, start=0)
-        start = next((i for i, c in enumerate(self.body) if c in _SPECIAL), len(self.body))
-        return translate(self.body, casefold=casefold, pathname=True, start=start)
+        start = 0
+        if not self.basename:
+            start = next((i for i, c in enumerate(self.body) if c in _SPECIAL), len(self.body))
+        tokens = tokenize(self.body, casefold=casefold, pathname=not self.basename, start=start)
+        if tokens is None:
+            return None
+        stars = [t for t in tokens[:-1] if isinstance(t, str)]
+        if len(stars) > 2 or len([t for t in stars if t != SINGLE]) > 1:
+            # Stars before the last token multiply the positions a regular expression tries
+            # (``*a*a*a*a*b`` on a long name: minutes; git's wildmatch prunes them). Two of
+            # them, at most one crossing directories, stay within a name's length squared.
+            return Linear(tokens)
+        return b"".join(_REGEX[t] if isinstance(t, str) else _char_class(t) for t in tokens)
 
 
-def translate(pattern: bytes, *, casefold: bool, pathname: bool, start: int) -> bytes | None:
-    """wildmatch as a regular expression (DOTALL, full match); None when nothing can match.
+_REGEX = {SINGLE: b"[^/]*", CROSS: b".*", DIRS: b"(?:.*/)?"}
+
+
+def tokenize(pattern: bytes, *, casefold: bool, pathname: bool, start: int) -> list[Token] | None:
+    """git's wildmatch grammar as tokens; None when nothing can match.
 
     ``pathname``: git's WM_PATHNAME, where ``**`` between slashes (or at an end) crosses
     directories. Without it (a last path component) no wildcard crosses a ``/``, so every
     star is one component's. ``start``: where git's wildmatch call begins (see the module).
     """
-    out: list[bytes] = []
+    tokens: list[Token] = []
     i, n = 0, len(pattern)
     while i < n:
         c = pattern[i]
+        token: Token
         if c == _BACKSLASH:
             if i + 1 == n:
                 return None
-            piece = _literal(pattern[i + 1], casefold=casefold, escaped=True)
+            token = _literal(pattern[i + 1], casefold=casefold, escaped=True)
             i += 2
         elif c == _QUESTION:
-            piece = b"[^/]"
+            token = _ANY_BUT_SLASH
             i += 1
         elif c == _STAR:
             j = i + 1
             while j < n and pattern[j] == _STAR:
                 j += 1
-            piece = b"[^/]*"
+            token = SINGLE
             if (
                 pathname
                 and j - i > 1
                 and (i - 1 < start or pattern[i - 1] == _SLASH)
                 and (j == n or pattern[j] == _SLASH or pattern[j : j + 2] == b"\\/")
             ):
-                piece = b".*"
+                token = CROSS
                 if j < n and pattern[j] == _SLASH:
-                    piece = b"(?:.*/)?"  # "**/": zero or more whole directories
+                    token = DIRS
                     j += 1
             i = j
+            if tokens and tokens[-1] == DIRS and token in (DIRS, CROSS):
+                tokens.pop()  # "**/**/" is "**/", "**/**" is "**"
         elif c == _OPEN:
             parsed = _bracket(pattern, i + 1, casefold)
             if parsed is None:
                 return None
-            members, i = parsed
-            piece = _char_class(members)
+            token, i = parsed
         else:
-            piece = _literal(c, casefold=casefold, escaped=False)
+            token = _literal(c, casefold=casefold, escaped=False)
             i += 1
-        if piece is None:
-            return None
-        out.append(piece)
-    return b"".join(out)
+        if not token:
+            return None  # an empty set: no byte matches
+        tokens.append(token)
+    return tokens
+
+
+class Linear:
+    """A pattern's tokens as a nondeterministic automaton, run once over the path: time
+    linear in its length, whatever the stars."""
+
+    __slots__ = ("_tokens",)
+
+    def __init__(self, tokens: list[Token]) -> None:
+        self._tokens = tokens
+
+    def fullmatch(self, path: bytes, pos: int = 0) -> bool:
+        tokens = self._tokens
+        states = self._closure({0})
+        for c in path[pos:]:
+            reached = set()
+            for i in states:
+                token = tokens[i] if i < len(tokens) else None
+                if token is None:
+                    continue
+                if token == SINGLE:
+                    if c != _SLASH:
+                        reached.add(i)
+                elif token == CROSS:
+                    reached.add(i)
+                elif token == DIRS:
+                    reached.add(i)
+                    if c == _SLASH:
+                        reached.add(i + 1)
+                elif c in token:
+                    reached.add(i + 1)
+            if not reached:
+                return False
+            states = self._closure(reached)
+        return len(tokens) in states
+
+    def _closure(self, states: set[int]) -> set[int]:
+        # A star may match nothing: its state leads on to the next one.
+        closed = set(states)
+        for i in states:
+            while i < len(self._tokens) and isinstance(self._tokens[i], str):
+                i += 1
+                closed.add(i)
+        return closed
 
 
 def _fold(c: int) -> int:
     return c + 0x20 if c in _UPPER else c
 
 
-def _literal(c: int, *, casefold: bool, escaped: bool) -> bytes | None:
+def _literal(c: int, *, casefold: bool, escaped: bool) -> frozenset[int]:
     if not casefold:
-        return re.escape(bytes([c]))
+        return frozenset((c,))
     # git lowers the path's byte, and the pattern's byte unless a backslash escaped it: an
     # escaped capital then matches nothing.
     want = c if escaped else _fold(c)
-    return _char_class(frozenset(t for t in _BYTES if _fold(t) == want))
+    return frozenset(t for t in _BYTES if _fold(t) == want)
 
 
 def _bracket(pattern: bytes, i: int, casefold: bool) -> tuple[frozenset[int], int] | None:
@@ -244,9 +310,7 @@ def _bracket(pattern: bytes, i: int, casefold: bool) -> tuple[frozenset[int], in
     return members, i + 1
 
 
-def _char_class(members: frozenset[int]) -> bytes | None:
-    if not members:
-        return None
+def _char_class(members: frozenset[int]) -> bytes:
     if len(members) == 1:
         return re.escape(bytes(members))
     negate = len(members) > 128

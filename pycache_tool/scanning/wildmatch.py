@@ -1,4 +1,5 @@
-"""git's ignore-pattern grammar, to the letter, translated to regular expressions over bytes.
+"""git's ignore-pattern grammar, to the letter, translated to regular expressions over bytes
+(or, for patterns with many stars, to an automaton that never backtracks).
 
 git matches bytes, not characters: ``?`` and a bracket expression take one byte, case folding
 (``core.ignorecase``) folds ASCII letters only, and the POSIX classes are git's own ASCII
@@ -120,8 +121,8 @@ class Pattern:
         stars = [t for t in tokens[:-1] if isinstance(t, str)]
         if len(stars) > 2 or len([t for t in stars if t != SINGLE]) > 1:
             # Stars before the last token multiply the positions a regular expression tries
-            # (``*a*a*a*a*b`` on a long name: minutes; git's wildmatch prunes them). Two of
-            # them, at most one crossing directories, stay within a name's length squared.
+            # (``*a*a*a*a*b`` on a long name: hours). Two of them, at most one crossing
+            # directories, stay within a name's length squared.
             return Linear(tokens)
         return b"".join(_REGEX[t] if isinstance(t, str) else _char_class(t) for t in tokens)
 

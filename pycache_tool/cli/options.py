@@ -9,7 +9,7 @@ import enum
 import math
 import os
 import sys
-from typing import TYPE_CHECKING, Annotated, Any, Callable, NamedTuple, Optional, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Callable, NamedTuple, Optional
 
 import typer
 
@@ -76,19 +76,15 @@ QuietOpt = Annotated[
 ]
 
 
-Number = TypeVar("Number", int, float, Optional[int], Optional[float], Optional[list[int]])
-
-
-def at_least(
-    low: int, high: Optional[int] = None
-) -> Callable[[typer.CallbackParam, Number], Number]:
+def at_least(low: int, high: Optional[int] = None) -> Callable[[typer.CallbackParam, Any], Any]:
     """An option's range, declared on the option: ``typer.Option(callback=at_least(1))``.
 
     Unlike click's own ranges this also refuses nan and infinity, and it words the error the way
     every other usage error of the tool is worded.
     """
 
-    def check(param: typer.CallbackParam, value: Number) -> Number:
+    def check(param: typer.CallbackParam, value: Any) -> Any:
+        # value: an int, a float, None (not given) or a list of ints (a repeatable option)
         name = param.opts[0] if param.opts else str(param.name)
         for number in value if isinstance(value, list) else [value]:
             if number is None:

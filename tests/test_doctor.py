@@ -235,7 +235,6 @@ def test_the_standard_library_without_its_site_packages(
     assert 0 < stdlib["fresh"] <= expected
     assert stdlib["files"] >= stdlib["fresh"] and stdlib["bytes"] > 0
     assert [loc["kind"] for loc in report["locations"][1:]] == ["site-packages"]
-    assert report["seconds"] < 10
 
 
 # --- each warning ----------------------------------------------------------------------------

@@ -16,8 +16,6 @@ from pycache_tool.bytecode.pyc import tag_version
 from pycache_tool.bytecode.siphash import siphash
 from pycache_tool.errors import UsageError
 
-CHECK_MODES = ("default", "always", "never")
-
 
 @dataclass(frozen=True)
 class Interpreter:

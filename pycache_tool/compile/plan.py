@@ -20,7 +20,7 @@ import signal
 import subprocess
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -498,7 +498,3 @@ def _run_pool(
         selector.close()
     if progress is not None:
         progress(name, done, total)
-
-
-def sorted_errors(errors: Iterable[CompileError]) -> list[CompileError]:
-    return sorted(errors, key=lambda e: (e.source, e.target, e.level))

@@ -158,19 +158,13 @@ class LineSpool:
                 yield block
 
 
-def record_json(record: Record) -> dict[str, Any]:
-    data = record._asdict()
-    del data["stamp"]
-    data["status"] = record.status.value
-    return data
-
-
 _encode = json.encoder.encode_basestring_ascii  # what json.dumps uses for str by default
 _MIDDLES: dict[tuple[Any, ...], str] = {}
 
 
 def record_json_text(record: Record) -> str:
-    """``json.dumps(record_json(record))``, built by hand: it runs once per cache file.
+    """The record as a JSON object, as ``json.dumps`` would write it (every field but
+    ``stamp``), built by hand: it runs once per cache file.
 
     The fields that repeat across a tree (tag, python, magic, ...) are encoded once per
     combination; only the path, source and size are encoded for every record.

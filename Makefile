@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint pytest docs stress bench precompile clean-venv
+.PHONY: run test test-fast lint pytest docs stress bench precompile clean-venv
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,12 @@ docs: $(STAMP)
 	$(BIN)/mkdocs build --strict --site-dir site
 
 test: lint pytest docs
+
+# The edit loop: the suite without its slow groups (the interpreter matrix, git, pre-commit,
+# reliability); `make test` runs them all.
+SLOW_GROUPS := interpreters or git or precommit or reliability
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "not ($(SLOW_GROUPS))" $(PYTEST_ARGS)
 
 # The concurrency, fault and hostile-tree tests, run longer than in `make test`:
 # STRESS_SECONDS of compile, clean, audit and imports at once, KILLS SIGKILLs, and EXAMPLES

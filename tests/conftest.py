@@ -45,12 +45,16 @@ ALL_VERSIONS = ["2.7", "3.6", "3.7", "3.8", "3.9", "3.10", "3.11", "3.12", "3.13
 
 
 def interpreter_params(versions: list[str] | None = None) -> list[object]:
-    """pytest params over the given versions; absent interpreters skip with a reason."""
+    """pytest params over the given versions, marked as the interpreter matrix (left out by
+    ``make test-fast``); absent interpreters skip with a reason."""
     return [
         pytest.param(
             INTERPRETERS.get(v),
             id=v,
-            marks=pytest.mark.skipif(v not in INTERPRETERS, reason=f"Python {v} is not installed"),
+            marks=[
+                pytest.mark.interpreters,
+                pytest.mark.skipif(v not in INTERPRETERS, reason=f"Python {v} is not installed"),
+            ],
         )
         for v in (versions or ALL_VERSIONS)
     ]

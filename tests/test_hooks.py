@@ -24,6 +24,7 @@ PRE_COMMIT = Path(sys.executable).parent / "pre-commit"
 MANIFEST = REPO / ".pre-commit-hooks.yaml"
 
 pytestmark = [
+    pytest.mark.precommit,
     pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed"),
     pytest.mark.skipif(not PRE_COMMIT.exists(), reason="pre-commit is not installed (make test)"),
 ]

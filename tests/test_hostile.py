@@ -41,6 +41,8 @@ from pycache_tool.reports.common import show_path
 from tests.cleantrees import Snapshot, snapshot
 from tests.conftest import cli, cli_json
 
+pytestmark = pytest.mark.reliability  # `make stress` runs it with more examples
+
 EXAMPLES = int(os.environ.get("PYCACHE_TOOL_STRESS_EXAMPLES") or 80)
 CURRENT = interpreters.current()
 TAG = str(CURRENT.tag).encode()

@@ -32,7 +32,10 @@ from pycache_tool.scanning.gitfiles import Repository
 from pycache_tool.scanning.ignore import read_patterns
 from pycache_tool.scanning.walk import Listing, ignores_everything, root_rules, walk
 
-pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
+pytestmark = [
+    pytest.mark.git,
+    pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed"),
+]
 
 
 def git(cwd: Path, *args: str, stdin: bytes | None = None, ok: Iterable[int] = (0,)) -> bytes:

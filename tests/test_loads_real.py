@@ -39,6 +39,8 @@ from pycache_tool.bytecode.interpreters import Interpreter, query
 
 from .conftest import INTERPRETERS, interpreter_params, run_python, write
 
+pytestmark = pytest.mark.interpreters
+
 SEC = 10**9
 T0 = 1_700_000_000 * SEC + 250_000_000  # a fractional mtime: ...000.25
 HASH_VERSIONS = ["3.7", "3.8", "3.9", "3.10", "3.11", "3.12", "3.13", "pypy3"]

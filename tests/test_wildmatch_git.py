@@ -17,7 +17,10 @@ from hypothesis import strategies as st
 from pycache_tool.scanning.ignore import read_patterns
 from tests.test_ignore_git import git, make_tree
 
-pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
+pytestmark = [
+    pytest.mark.git,
+    pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed"),
+]
 
 
 @pytest.fixture(scope="module")

@@ -13,8 +13,8 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-OUT = HERE.parent / "pycache_tool" / "bytecode" / "magic_table.py"
 CSV = HERE / "magic-numbers.csv"
+OUT = HERE.parent / "pycache_tool" / "bytecode" / "magic_table.py"
 
 
 def header_size(version: str, notes: str) -> int:
@@ -28,7 +28,8 @@ def header_size(version: str, notes: str) -> int:
     return 8 if key < (3, 3) else 12 if key < (3, 7) else 16
 
 
-def main(csv_path: str) -> None:
+def render(csv_path: str | Path = CSV) -> str:
+    """The text of magic_table.py for the list at ``csv_path``."""
     rows = []
     with open(csv_path, newline="", encoding="utf-8") as f:
         for row in csv.DictReader(f):
@@ -46,8 +47,8 @@ def main(csv_path: str) -> None:
     ]
     lines += [f'    {m}: ("{i}", "{v}", {h}, {f}),' for m, i, v, h, f in sorted(rows)]
     lines.append("}")
-    OUT.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else str(CSV))
+    OUT.write_text(render(sys.argv[1] if len(sys.argv) > 1 else CSV), encoding="utf-8")

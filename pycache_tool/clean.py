@@ -11,7 +11,7 @@ import errno
 import os
 import stat
 from collections.abc import Iterable, Sequence
-from typing import NamedTuple
+from typing import Literal, NamedTuple
 
 from pycache_tool.bytecode.interpreters import Interpreter
 from pycache_tool.errors import describe
@@ -37,7 +37,7 @@ _EVERYTHING = frozenset(
 
 class Removal(NamedTuple):
     path: str
-    kind: str  # "file" or "directory"
+    kind: Literal["file", "directory"]
     status: str  # the record's status; "ghost" or "__pycache__" for directories
     size: int
     stamp: tuple[int, int, int] | None = None  # files: identity at scan time

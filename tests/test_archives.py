@@ -31,7 +31,7 @@ import pytest
 
 from pycache_tool import archives
 from pycache_tool.archives import Archive, Entry, inspect
-from pycache_tool.bytecode.interpreters import query
+from pycache_tool.bytecode.interpreters import CheckHashMode, query
 
 from .conftest import INTERPRETERS, cli, cli_json, interpreter_params, run_python, write
 
@@ -140,8 +140,11 @@ def observe(exe: str, zip_path: Path, modules: list[str], flags: list[str]) -> d
     return seen
 
 
-MODES = {"default": [], "always": ["--check-hash-based-pycs", "always"]}
-MODES["never"] = ["--check-hash-based-pycs", "never"]
+MODES: dict[CheckHashMode, list[str]] = {
+    "default": [],
+    "always": ["--check-hash-based-pycs", "always"],
+    "never": ["--check-hash-based-pycs", "never"],
+}
 
 
 @pytest.mark.parametrize("exe", interpreter_params())
@@ -150,7 +153,7 @@ def test_zipimport_verdicts_match_the_real_interpreter(exe: str, tmp_path: Path)
     zip_path = tmp_path / "app.zip"
     members = build_zip(exe, version, zip_path)
     target = query(exe)
-    modes = list(MODES) if version in HASH_CAPABLE else ["default"]
+    modes: list[CheckHashMode] = list(MODES) if version in HASH_CAPABLE else ["default"]
     for mode in modes:
         seen = observe(exe, zip_path, list(members), MODES[mode])
         judged = inspect(str(zip_path), [dataclasses.replace(target, check_hash_based_pycs=mode)])

@@ -35,7 +35,7 @@ from typing import Any
 import pytest
 
 from pycache_tool import Record, Status, scan
-from pycache_tool.bytecode.interpreters import Interpreter, query
+from pycache_tool.bytecode.interpreters import CheckHashMode, Interpreter, query
 
 from .conftest import INTERPRETERS, interpreter_params, run_python, write
 
@@ -44,8 +44,11 @@ pytestmark = pytest.mark.interpreters
 SEC = 10**9
 T0 = 1_700_000_000 * SEC + 250_000_000  # a fractional mtime: ...000.25
 HASH_VERSIONS = ["3.7", "3.8", "3.9", "3.10", "3.11", "3.12", "3.13", "pypy3"]
-CHECK_FLAGS = {"default": [], "always": ["--check-hash-based-pycs", "always"]}
-CHECK_FLAGS["never"] = ["--check-hash-based-pycs", "never"]
+CHECK_FLAGS: dict[CheckHashMode, list[str]] = {
+    "default": [],
+    "always": ["--check-hash-based-pycs", "always"],
+    "never": ["--check-hash-based-pycs", "never"],
+}
 
 Damage = Callable[[Path, Path, Interpreter], None]
 
@@ -71,7 +74,7 @@ class Case:
     compile_ns: int = T0  # source mtime when compiled (stored in a timestamp header)
     source_ns: int = T0  # source mtime at import time
     flags: tuple[str, ...] = ()  # interpreter flags of the checking import
-    check: str = "default"  # the target's check_hash_based_pycs for the scan
+    check: CheckHashMode = "default"  # the target's check_hash_based_pycs for the scan
     damage: Damage | None = None  # applied to the cache file after compiling
     levels: tuple[int, ...] = ()  # more cache files of this module at these levels
     marker: bool = False  # source unchanged; the cache is the -OO build (see module doc)
@@ -466,7 +469,7 @@ def test_optimization_levels(exe: str, tmp_path: Path) -> None:
     verify(exe, tmp_path, cases)
 
 
-def hash_cases(check: str) -> list[Case]:
+def hash_cases(check: CheckHashMode) -> list[Case]:
     """PEP 552 cases for one --check-hash-based-pycs mode (module names prefixed by it)."""
     flags = tuple(CHECK_FLAGS[check])
     case = functools.partial(Case, flags=flags, check=check)
@@ -547,7 +550,7 @@ def hash_trees() -> dict[str, tuple[Path, dict[str, Path]]]:
 @pytest.mark.parametrize("exe", interpreter_params(HASH_VERSIONS))
 def test_invalidation_modes(
     exe: str,
-    check: str,
+    check: CheckHashMode,
     hash_trees: dict[str, tuple[Path, dict[str, Path]]],
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:

@@ -9,12 +9,16 @@ import subprocess
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from pycache_tool.bytecode.magic_table import MAGIC_TABLE
 from pycache_tool.bytecode.pyc import tag_version
 from pycache_tool.bytecode.siphash import siphash
 from pycache_tool.errors import UsageError
+
+# An interpreter's --check-hash-based-pycs: when it checks a hash-based pyc against its source.
+CheckHashMode = Literal["default", "always", "never"]
+_CHECK_HASH_MODES: tuple[CheckHashMode, ...] = ("default", "always", "never")
 
 
 @dataclass(frozen=True)
@@ -26,7 +30,7 @@ class Interpreter:
     magic: int
     tag: str | None
     optimize: int = 0
-    check_hash_based_pycs: str = "default"
+    check_hash_based_pycs: CheckHashMode = "default"
     pycache_prefix: str | None = None
     executable: str | None = None
     # importlib.machinery.EXTENSION_SUFFIXES as it reported them; None: not asked (a --tag).
@@ -87,7 +91,7 @@ def current() -> Interpreter:
         magic=int.from_bytes(importlib.util.MAGIC_NUMBER[:2], "little"),
         tag=sys.implementation.cache_tag,
         optimize=sys.flags.optimize,
-        check_hash_based_pycs=getattr(_imp, "check_hash_based_pycs", "default"),
+        check_hash_based_pycs=_check_hash_mode(getattr(_imp, "check_hash_based_pycs", "default")),
         pycache_prefix=getattr(sys, "pycache_prefix", None),
         executable=sys.executable,
         extension_suffixes=tuple(importlib.machinery.EXTENSION_SUFFIXES),
@@ -182,7 +186,7 @@ def from_info(data: Any, executable: str) -> Interpreter:
             magic=int(data["magic"]),
             tag=data["tag"],
             optimize=int(data["optimize"]),
-            check_hash_based_pycs=str(data["check_hash_based_pycs"]),
+            check_hash_based_pycs=_check_hash_mode(data["check_hash_based_pycs"]),
             pycache_prefix=data["pycache_prefix"],
             executable=str(data["executable"] or executable),
             extension_suffixes=tuple(str(s) for s in data.get("extension_suffixes") or ()) or None,
@@ -191,6 +195,14 @@ def from_info(data: Any, executable: str) -> Interpreter:
         raise UsageError(
             f"--python {executable} did not answer like a Python interpreter"
         ) from None
+
+
+def _check_hash_mode(value: object) -> CheckHashMode:
+    """``value`` if it is a mode (an interpreter's answer is checked, not trusted)."""
+    for mode in _CHECK_HASH_MODES:
+        if value == mode:
+            return mode
+    raise ValueError(f"unknown --check-hash-based-pycs mode {value!r}")
 
 
 def source_hash(implementation: str, version: str, magic: int, data: bytes) -> bytes:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import re
 import struct
-from typing import NamedTuple
+from typing import Literal, NamedTuple
 
 from pycache_tool.bytecode.magic_table import MAGIC_TABLE
 
@@ -20,6 +20,11 @@ _TAG = re.compile(rf"\A{_TAG_PATTERN}\Z")
 # what they can be, so that no newline or undecodable byte of a hostile name becomes a "tag".
 _PYTEST_TAG = re.compile(rf"\A(.+)\.({_TAG_PATTERN}-pytest-[0-9A-Za-z_.+]+)\Z")
 _KNOWN_TAG = re.compile(r"\A(cpython-|pypy)(\d)(\d+)(?:-pytest-.+)?\Z")
+
+
+# How a pyc says it is to be checked against its source (PEP 552): its header's flags.
+Invalidation = Literal["timestamp", "checked-hash", "unchecked-hash"]
+INVALIDATION_MODES: tuple[Invalidation, ...] = ("timestamp", "checked-hash", "unchecked-hash")
 
 
 class CacheName(NamedTuple):
@@ -42,12 +47,17 @@ class Header(NamedTuple):
     source_hash: bytes | None
 
     @property
-    def invalidation(self) -> str:
+    def invalidation(self) -> Invalidation:
         """ "timestamp", "checked-hash" or "unchecked-hash" (headers with other flags are corrupt)."""
         return _INVALIDATION[self.flags]
 
 
-_INVALIDATION = {0: "timestamp", None: "timestamp", 1: "unchecked-hash", 3: "checked-hash"}
+_INVALIDATION: dict[int | None, Invalidation] = {
+    0: "timestamp",
+    None: "timestamp",
+    1: "unchecked-hash",
+    3: "checked-hash",
+}
 
 
 class MagicInfo(NamedTuple):

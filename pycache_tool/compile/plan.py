@@ -22,15 +22,18 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import Literal, NamedTuple
 
 from pycache_tool.bytecode import interpreters
 from pycache_tool.bytecode.interpreters import Interpreter, version_key
+from pycache_tool.bytecode.pyc import INVALIDATION_MODES, Invalidation
 from pycache_tool.errors import UsageError
 from pycache_tool.scanning.records import Record, Status
 from pycache_tool.scanning.scan import Need, Scan, covers
 
-MODES = ("timestamp", "checked-hash", "unchecked-hash")
+MODES = INVALIDATION_MODES
+# Why a file was not compiled: the source's fault, the file system's, or its worker died or hung.
+ErrorKind = Literal["syntax", "io", "worker"]
 WORKER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "worker.py")
 DEFAULT_TIMEOUT = 60.0
 
@@ -62,7 +65,7 @@ class CompileError(NamedTuple):
     cache: str
     target: str
     level: int
-    kind: str  # "syntax" (the source's fault), "io" (the file system's), "worker" (died, hung)
+    kind: ErrorKind
     message: str
     line: int | None = None
     column: int | None = None
@@ -85,7 +88,7 @@ class TargetResult:
 
 @dataclass
 class CompileResult:
-    mode: str
+    mode: Invalidation
     dry_run: bool
     force: bool
     targets: list[TargetResult]
@@ -102,12 +105,13 @@ class CompileResult:
         )
 
 
-def default_mode(explicit: str | None) -> str:
+def default_mode(explicit: str | None) -> Invalidation:
     """The mode asked for; else checked-hash when SOURCE_DATE_EPOCH is set, as py_compile does."""
     if explicit is not None:
-        if explicit not in MODES:
+        mode = next((m for m in MODES if m == explicit), None)
+        if mode is None:
             raise UsageError(f"unknown invalidation mode {explicit!r}; use one of {MODES}")
-        return explicit
+        return mode
     return "checked-hash" if os.environ.get("SOURCE_DATE_EPOCH") else "timestamp"
 
 
@@ -209,7 +213,7 @@ def _plan(
     roots: list[str],
     drop: list[str],
     stdlib: str | None,
-    mode: str,
+    mode: Invalidation,
     options: Options,
 ) -> TargetResult:
     """Walk every root with the one walker; keep each cache the target needs, once."""
@@ -255,7 +259,7 @@ def _plan(
     return result
 
 
-def need_reason(need: Need, mode: str, force: bool) -> str:
+def need_reason(need: Need, mode: Invalidation, force: bool) -> str:
     """Why a cache is (re)written, for the dry-run listing."""
     record = need.record
     if record.status is Status.FRESH:
@@ -471,7 +475,7 @@ def _run_pool(
                     if answer[1] == "ok":
                         result.compiled += 1
                     else:
-                        kind = "syntax" if answer[1] == "syntax" else "io"
+                        kind: ErrorKind = "syntax" if answer[1] == "syntax" else "io"
                         line_no, column = (
                             (answer[3], answer[4]) if kind == "syntax" else (None, None)
                         )

@@ -169,7 +169,15 @@ def record_json_text(record: Record) -> str:
     The fields that repeat across a tree (tag, python, magic, ...) are encoded once per
     combination; only the path, source and size are encoded for every record.
     """
-    key = record[3:10]
+    key = (
+        record.tag,
+        record.python,
+        record.magic,
+        record.optimization,
+        record.invalidation,
+        record.loads,
+        record.target,
+    )
     middle = _MIDDLES.get(key)
     if middle is None:
         middle = _MIDDLES[key] = json.dumps(

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Callable, NamedTuple, Optional
 
 from pycache_tool.bytecode.interpreters import (
+    CheckHashMode,
     Interpreter,
     final_magics,
     python_label,
@@ -79,7 +80,7 @@ class _TagRule(NamedTuple):
     info: MagicInfo | None
     before_source: Verdict | None  # a verdict that does not depend on the source
     after_source: Verdict | None  # a verdict once the source is known to exist
-    mode: str  # its --check-hash-based-pycs
+    mode: CheckHashMode  # its --check-hash-based-pycs
 
 
 Verdict = tuple[Status, Optional[bool], str]
@@ -106,8 +107,8 @@ class Judge:
             return Record(
                 path,
                 Status.UNREADABLE,
-                source,
-                tag,
+                source=source,
+                tag=tag,
                 optimization=opt,
                 target=target,
                 reason=describe(exc),
@@ -120,8 +121,7 @@ class Judge:
             return Record(
                 path,
                 Status.CORRUPT,
-                None,
-                tag,
+                tag=tag,
                 optimization=opt,
                 loads=False,
                 target=target,
@@ -134,8 +134,8 @@ class Judge:
             return Record(
                 path,
                 Status.CORRUPT,
-                source,
-                tag,
+                source=source,
+                tag=tag,
                 optimization=opt,
                 loads=False,
                 target=target,
@@ -153,17 +153,17 @@ class Judge:
             return Record(
                 path,
                 status,
-                source,
-                tag,
-                rule.python,
-                header.magic,
-                opt,
-                invalidation,
-                loads,
-                target,
-                size,
-                reason,
-                stamp,
+                source=source,
+                tag=tag,
+                python=rule.python,
+                magic=header.magic,
+                optimization=opt,
+                invalidation=invalidation,
+                loads=loads,
+                target=target,
+                size=size,
+                reason=reason,
+                stamp=stamp,
             )
 
         if name.problem is not None:
@@ -187,7 +187,7 @@ class Judge:
             return _TagRule(python, info, None, None, "default")
         named = tag_version(tag)
         owner = self.by_tag.get(base_tag(tag))
-        mode = owner.check_hash_based_pycs if owner else "default"
+        mode: CheckHashMode = owner.check_hash_based_pycs if owner else "default"
         if info is None:
             if named is not None and (owner is not None or final_magics(*named)):
                 # The tag names a Python whose magic numbers are known, and this is none of
@@ -277,17 +277,16 @@ class Judge:
             return Record(
                 path,
                 status,
-                beside,
-                None,
-                python,
-                header.magic,
-                opt,
-                invalidation,
-                loads,
-                target,
-                size,
-                reason,
-                stamp,
+                source=beside,
+                python=python,
+                magic=header.magic,
+                optimization=opt,
+                invalidation=invalidation,
+                loads=loads,
+                target=target,
+                size=size,
+                reason=reason,
+                stamp=stamp,
             )
 
         if st is not None:
@@ -321,7 +320,7 @@ def _judge(
     info: MagicInfo,
     source: str,
     st: os.stat_result,
-    mode: str,
+    mode: CheckHashMode,
     verdict: Callable[[Status, bool | None, str], Record],
 ) -> Record:
     fresh, why = _is_fresh(header, info, source, st)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import enum
 from typing import NamedTuple
 
+from pycache_tool.bytecode.pyc import Invalidation
+
 
 class Status(str, enum.Enum):
     FRESH = "fresh"
@@ -31,7 +33,7 @@ class Record(NamedTuple):
     python: str | None = None  # from the magic number: "3.12", "pypy3.9"
     magic: int | None = None
     optimization: int | None = None
-    invalidation: str | None = None  # "timestamp", "checked-hash", "unchecked-hash"
+    invalidation: Invalidation | None = None
     loads: bool | None = None  # would the interpreter of its tag load it?
     target: bool = False  # does it belong to a requested target interpreter?
     size: int = 0

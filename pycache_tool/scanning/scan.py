@@ -12,7 +12,7 @@ from typing import Literal, NamedTuple, Optional
 
 from pycache_tool.bytecode import interpreters
 from pycache_tool.bytecode.interpreters import Interpreter
-from pycache_tool.bytecode.pyc import base_tag, parse_cache_name
+from pycache_tool.bytecode.pyc import Invalidation, base_tag, parse_cache_name
 from pycache_tool.errors import UsageError, describe
 from pycache_tool.scanning.classify import Judge, SourceStat, source_stat
 from pycache_tool.scanning.deep import DeepCheck
@@ -59,7 +59,7 @@ class Scan:
         pycache_prefix: str | None | object = _ENVIRONMENT,
         require_fresh: bool = False,
         levels: Sequence[int] | None = None,
-        invalidation: str | None = None,
+        invalidation: Invalidation | None = None,
         collect_needs: Literal["uncovered", "all"] | None = None,
         targets_only: bool = False,
         deep: bool = False,
@@ -307,11 +307,11 @@ class Scan:
                         missing = Record(
                             cache,
                             Status.MISSING,
-                            entry.path,
-                            target.tag,
-                            target.python,
-                            target.magic,
-                            level,
+                            source=entry.path,
+                            tag=target.tag,
+                            python=target.python,
+                            magic=target.magic,
+                            optimization=level,
                             loads=False,
                             target=True,
                             reason=f"no cache for {target.name}: every import compiles the source",
@@ -322,14 +322,17 @@ class Scan:
                         record = existing or missing
                         if record is None:  # there, but not a regular file: never written through
                             record = Record(
-                                cache, Status.UNREADABLE, entry.path, reason="not a regular file"
+                                cache,
+                                Status.UNREADABLE,
+                                source=entry.path,
+                                reason="not a regular file",
                             )
                         self.needs.append(
                             Need(entry.path, st.st_size, cache, target.name, level, record)
                         )
 
 
-def covers(record: Record, invalidation: str | None) -> bool:
+def covers(record: Record, invalidation: Invalidation | None) -> bool:
     """A fresh cache, in the requested invalidation mode if there is one: what coverage counts."""
     return record.status is Status.FRESH and (
         invalidation is None or record.invalidation == invalidation

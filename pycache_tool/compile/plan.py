@@ -198,8 +198,10 @@ def compile_trees(
                 )
         plans.append((target, roots, site if not options.site_packages else [], stdlib))
     results = []
-    for target, roots, drop, stdlib in plans:
-        result = _plan(target, roots, drop, stdlib if options.stdlib else None, mode, options)
+    for target, roots, site_left_out, stdlib in plans:
+        result = _plan(
+            target, roots, site_left_out, stdlib if options.stdlib else None, mode, options
+        )
         if not options.dry_run and result.planned:
             started = time.perf_counter()
             _run_pool(result, mode, options, strip, progress)
@@ -211,7 +213,7 @@ def compile_trees(
 def _plan(
     target: Interpreter,
     roots: list[str],
-    drop: list[str],
+    site_left_out: list[str],  # the site-packages inside the stdlib, when not asked for
     stdlib: str | None,
     mode: Invalidation,
     options: Options,
@@ -244,7 +246,7 @@ def _plan(
         for need in scan.needs:
             if need.cache in seen:
                 continue
-            if root == stdlib and any(_under(need.source, d) for d in drop):
+            if root == stdlib and any(_under(need.source, d) for d in site_left_out):
                 continue  # the site-packages inside the stdlib directory: not asked for
             seen.add(need.cache)
             units.append(need)

@@ -86,7 +86,7 @@ class _TagRule(NamedTuple):
 Verdict = tuple[Status, Optional[bool], str]
 
 
-class Judge:
+class Classifier:
     """Classifies cache files for a set of target interpreters."""
 
     def __init__(self, targets: Sequence[Interpreter]) -> None:
@@ -149,7 +149,8 @@ class Judge:
             rule = self._rules[key] = self._tag_rule(tag, header.magic, name.suffix)
         invalidation = header.invalidation
 
-        def verdict(status: Status, loads: bool | None, reason: str) -> Record:
+        def classified(status: Status, loads: bool | None, reason: str) -> Record:
+            """This file's record, with the verdict on it."""
             return Record(
                 path,
                 status,
@@ -167,18 +168,18 @@ class Judge:
             )
 
         if name.problem is not None:
-            return verdict(Status.ORPHAN, False, f"{name.problem}: no import looks it up")
+            return classified(Status.ORPHAN, False, f"{name.problem}: no import looks it up")
         if rule.before_source is not None:
-            return verdict(*rule.before_source)
+            return classified(*rule.before_source)
         st = stat_source()
         if st is None:
-            return verdict(
+            return classified(
                 Status.ORPHAN, False, "source is gone; a cache without its source is never imported"
             )
         if rule.after_source is not None:
-            return verdict(*rule.after_source)
+            return classified(*rule.after_source)
         assert rule.info is not None
-        return _judge(header, rule.info, source, st, rule.mode, verdict)
+        return _check_source(header, rule.info, source, st, rule.mode, classified)
 
     def _tag_rule(self, tag: str | None, magic: int, suffix: str) -> _TagRule:
         info = magic_info(magic)
@@ -272,7 +273,8 @@ class Judge:
         invalidation = header.invalidation
         st = stat_source()
 
-        def verdict(status: Status, loads: bool | None, reason: str) -> Record:
+        def classified(status: Status, loads: bool | None, reason: str) -> Record:
+            """This file's record, with the verdict on it."""
             beside = source if st is not None else None
             return Record(
                 path,
@@ -291,52 +293,54 @@ class Judge:
 
         if st is not None:
             if version_key(info.version) >= (3, 2):  # only Python 2 and 3.0-3.1 wrote caches here
-                return verdict(
+                return classified(
                     Status.LEGACY,
                     False,
                     "Python 3 imports the source beside it and never reads this file",
                 )
             if suffix == ".pyo" and version_key(info.version) >= (3, 0):
-                return verdict(Status.LEGACY, False, "never read")
-            return _judge(header, info, source, st, "default", verdict)
+                return classified(Status.LEGACY, False, "never read")
+            return _check_source(header, info, source, st, "default", classified)
         if suffix == ".pyo" and version_key(info.version) >= (3, 5):
-            return verdict(Status.ORPHAN, False, "Python 3.5+ never reads .pyo files")
+            return classified(Status.ORPHAN, False, "Python 3.5+ never reads .pyo files")
         if info.implementation == "pypy" and info.version == "2.7":
-            return verdict(
+            return classified(
                 Status.SOURCELESS,
                 False,
                 "no source beside it; PyPy2 does not import lone .pyc files by default",
             )
         when = " under -O" if suffix == ".pyo" else ""
-        return verdict(
+        return classified(
             Status.SOURCELESS,
             True,
             f"no source beside it: Python {python} imports this bytecode{when}",
         )
 
 
-def _judge(
+def _check_source(
     header: Header,
     info: MagicInfo,
     source: str,
     st: os.stat_result,
     mode: CheckHashMode,
-    verdict: Callable[[Status, bool | None, str], Record],
+    classified: Callable[[Status, bool | None, str], Record],
 ) -> Record:
+    """Fresh or stale: the header checked against the source as import checks it under
+    ``mode`` (its --check-hash-based-pycs); ``classified`` makes the record."""
     fresh, why = _is_fresh(header, info, source, st)
     if fresh:
-        return verdict(Status.FRESH, True, _FRESH_REASONS[header.size, header.flags])
+        return classified(Status.FRESH, True, _FRESH_REASONS[header.size, header.flags])
     if header.flags == 1 and mode != "always":
-        return verdict(
+        return classified(
             Status.STALE, True, f"{why}, but an unchecked-hash pyc is loaded anyway: old code runs"
         )
     if header.flags == 3 and mode == "never":
-        return verdict(
+        return classified(
             Status.STALE,
             True,
             f"{why}, but --check-hash-based-pycs never loads it anyway: old code runs",
         )
-    return verdict(Status.STALE, False, f"{why}; import recompiles it")
+    return classified(Status.STALE, False, f"{why}; import recompiles it")
 
 
 def _is_fresh(header: Header, info: MagicInfo, source: str, st: os.stat_result) -> tuple[bool, str]:

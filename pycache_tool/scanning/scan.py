@@ -14,7 +14,7 @@ from pycache_tool.bytecode import interpreters
 from pycache_tool.bytecode.interpreters import Interpreter
 from pycache_tool.bytecode.pyc import Invalidation, base_tag, parse_cache_name
 from pycache_tool.errors import UsageError, describe
-from pycache_tool.scanning.classify import Judge, SourceStat, source_stat
+from pycache_tool.scanning.classify import Classifier, SourceStat, source_stat
 from pycache_tool.scanning.deep import DeepCheck
 from pycache_tool.scanning.records import Record, Status
 from pycache_tool.scanning.shadow import LazyShadows, ShadowRules
@@ -106,21 +106,21 @@ class Scan:
         if self.deep:
             self._deep = DeepCheck(self.targets, self.unchecked)
         try:
-            yield from self._walk(Judge(self.targets))
+            yield from self._walk(Classifier(self.targets))
         finally:
             if self._deep is not None:
                 self._deep.close()
 
-    def _walk(self, judge: Judge) -> Iterator[Record]:
+    def _walk(self, classifier: Classifier) -> Iterator[Record]:
         for root in self.roots:
             skip: frozenset[str] = frozenset()
             if self.pycache_prefix:
                 skip = frozenset({self.pycache_prefix})
-                yield from self._prefix_tree(root, judge)
+                yield from self._prefix_tree(root, classifier)
             rules = root_rules(root, self.exclude, self.use_ignore_files)
             for event in walk(root, rules, use_ignore_files=self.use_ignore_files, skip=skip):
                 if isinstance(event, Listing):
-                    yield from self._directory(event, judge)
+                    yield from self._directory(event, classifier)
                 elif isinstance(event, Ghost):
                     yield Record(
                         event.path,
@@ -130,11 +130,11 @@ class Scan:
                 elif isinstance(event, Unlistable) and not _gone(event.error):
                     yield Record(event.path, Status.UNREADABLE, reason=describe(event.error))
 
-    def _wanted(self, tag: str | None, judge: Judge) -> bool:
+    def _wanted(self, tag: str | None, classifier: Classifier) -> bool:
         return (
             not self.targets_only
-            or tag in judge.by_tag
-            or (tag is not None and base_tag(tag) in judge.by_tag)
+            or tag in classifier.by_tag
+            or (tag is not None and base_tag(tag) in classifier.by_tag)
         )
 
     def _covers(self, record: Record) -> bool:
@@ -144,7 +144,7 @@ class Scan:
         assert self.pycache_prefix is not None
         return os.path.join(self.pycache_prefix, os.path.splitdrive(directory)[1].lstrip(os.sep))
 
-    def _prefix_tree(self, root: str, judge: Judge) -> Iterator[Record]:
+    def _prefix_tree(self, root: str, classifier: Classifier) -> Iterator[Record]:
         """Caches under PREFIX/<root>: a mirror tree without __pycache__ directories."""
         assert self.pycache_prefix is not None
         mirror = self._mirror(root)
@@ -162,42 +162,44 @@ class Scan:
                 name = parse_cache_name(entry.name)
                 if (
                     name is None
-                    or not self._wanted(name.tag, judge)
+                    or not self._wanted(name.tag, classifier)
                     or not entry.is_file(follow_symlinks=False)
                 ):
                     continue
                 source = os.path.join(source_dir, name.stem + ".py")
-                record = judge.cache(entry.path, name, source, _stat_path(source))
+                record = classifier.cache(entry.path, name, source, _stat_path(source))
                 if _vanished(record):
                     continue
                 record = self._rules.apply(record, name.stem, shadows)
                 found.append(record)
             yield from self._deep.check(found) if self._deep is not None else found
 
-    def _directory(self, listing: Listing, judge: Judge) -> Iterator[Record]:
+    def _directory(self, listing: Listing, classifier: Classifier) -> Iterator[Record]:
         sources = {entry.name: entry for entry in listing.files if entry.name.endswith(".py")}
         shadows = LazyShadows(
             lambda: self._rules.directory(listing.path, listing.files, listing.dirs)
         )
         local_fresh: set[tuple[str, str, int]] = set()
         local_names: dict[str, Record | None] = {}
-        track = self.require_fresh or self.collect_needs  # coverage bookkeeping, only when asked
-        items = self._caches(listing, judge, sources, shadows)
+        counting = self.require_fresh or self.collect_needs  # coverage bookkeeping, only when asked
+        items = self._caches(listing, classifier, sources, shadows)
         if self._deep is not None:
             items = self._deep_checked(items, self._deep)
         for record, name, fresh_key in items:
-            if track:
+            if counting:
                 local_names[name] = record if self.collect_needs else None
                 if fresh_key is not None and self._covers(record):
                     local_fresh.add(fresh_key)
             yield record
-        if track:
-            yield from self._coverage(listing, sources, local_fresh, local_names, judge, shadows)
+        if counting:
+            yield from self._coverage(
+                listing, sources, local_fresh, local_names, classifier, shadows
+            )
 
     def _caches(
         self,
         listing: Listing,
-        judge: Judge,
+        classifier: Classifier,
         sources: dict[str, os.DirEntry[str]],
         shadows: LazyShadows,
     ) -> Iterator[_Item]:
@@ -211,12 +213,12 @@ class Scan:
             name = parse_cache_name(entry.name)
             if (
                 name is None
-                or not self._wanted(name.tag, judge)
+                or not self._wanted(name.tag, classifier)
                 or not entry.is_file(follow_symlinks=False)
             ):
                 continue
             source_name = name.stem + ".py"
-            record = judge.cache(
+            record = classifier.cache(
                 entry.path,
                 name,
                 directory + os.sep + source_name,
@@ -227,7 +229,7 @@ class Scan:
             record = self._rules.apply(record, name.stem, shadows)
             key = None if name.tag is None else (name.stem, base_tag(name.tag), name.optimization)
             yield record, entry.name, key
-        legacy = not self.targets_only or bool(judge.tagless)
+        legacy = not self.targets_only or bool(classifier.tagless)
         for entry in listing.files:
             if (
                 legacy
@@ -236,7 +238,7 @@ class Scan:
             ):
                 stem = entry.name[:-4]
                 source_name = stem + ".py"
-                record = judge.legacy(
+                record = classifier.legacy(
                     entry.path,
                     entry.name[-4:],
                     os.path.join(directory, source_name),
@@ -263,7 +265,7 @@ class Scan:
         sources: dict[str, os.DirEntry[str]],
         local_fresh: set[tuple[str, str, int]],
         local_names: dict[str, Record | None],
-        judge: Judge,
+        classifier: Classifier,
         shadows: LazyShadows,
     ) -> Iterator[Record]:
         directory = listing.path
@@ -292,7 +294,7 @@ class Scan:
                         existing = local_names.get(name)
                     elif self.pycache_prefix:
                         cache = os.path.join(mirror, f"{stem}.{target.tag}{opt}.pyc")
-                        exists, existing = _prefix_cache(judge, cache, entry.path, st)
+                        exists, existing = _prefix_cache(classifier, cache, entry.path, st)
                         fresh = existing is not None and self._covers(existing)
                     else:
                         name = f"{stem}.{target.tag}{opt}.pyc"
@@ -367,10 +369,10 @@ def _roots(paths: Iterable[str | os.PathLike[str]]) -> list[str]:
 
 
 def _prefix_cache(
-    judge: Judge, cache: str, source: str, st: os.stat_result
+    classifier: Classifier, cache: str, source: str, st: os.stat_result
 ) -> tuple[bool, Record | None]:
     """Is there a file at ``cache`` (a target's, in the prefix tree), and its record if it is a
-    regular file. Judged again rather than remembered from the walk of the prefix tree: that
+    regular file. Classified again rather than remembered from the walk of the prefix tree: that
     walk comes first, and remembering what it found would grow with the tree."""
     try:
         mode = os.lstat(cache).st_mode
@@ -379,7 +381,7 @@ def _prefix_cache(
     name = parse_cache_name(os.path.basename(cache))
     if not stat.S_ISREG(mode) or name is None:
         return True, None  # there, but never written through
-    return True, judge.cache(cache, name, source, lambda: st)
+    return True, classifier.cache(cache, name, source, lambda: st)
 
 
 def _gone(error: OSError) -> bool:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 _HOMES = {
-    "Coverage": "pycache_tool.scanning.scan",
+    "Coverage": "pycache_tool.scanning.coverage",
     "Scan": "pycache_tool.scanning.scan",
     "scan": "pycache_tool.scanning.scan",
     "Record": "pycache_tool.scanning.records",
@@ -39,8 +39,9 @@ __all__ = [
 if TYPE_CHECKING:
     from pycache_tool.bytecode.interpreters import Interpreter
     from pycache_tool.errors import ExitCode, PycacheToolError, UsageError
+    from pycache_tool.scanning.coverage import Coverage
     from pycache_tool.scanning.records import Record, Status
-    from pycache_tool.scanning.scan import Coverage, Scan, scan
+    from pycache_tool.scanning.scan import Scan, scan
 
 
 def __getattr__(name: str) -> Any:

@@ -10,6 +10,7 @@ import subprocess
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -69,7 +70,7 @@ def make_cache_only(directory: Path, stem: str = "gone") -> Path:
     return cfile
 
 
-def statuses(paths: Sequence[Path], root: Path, **options: object) -> dict[str, Status]:
+def statuses(paths: Sequence[Path], root: Path, **options: Any) -> dict[str, Status]:
     return {rel(root, r.path): r.status for r in scan([str(p) for p in paths], **options)}
 
 

@@ -28,8 +28,9 @@ from pycache_tool.bytecode import interpreters
 from pycache_tool.bytecode.interpreters import Interpreter, version_key
 from pycache_tool.bytecode.pyc import INVALIDATION_MODES, Invalidation
 from pycache_tool.errors import UsageError
+from pycache_tool.scanning.coverage import Need, covers
 from pycache_tool.scanning.records import Record, Status
-from pycache_tool.scanning.scan import Need, Scan, covers
+from pycache_tool.scanning.scan import Scan
 
 MODES = INVALIDATION_MODES
 # Why a file was not compiled: the source's fault, the file system's, or its worker died or hung.

@@ -10,8 +10,8 @@ from typing import IO, Any
 from pycache_tool.bytecode.interpreters import Interpreter
 from pycache_tool.reports.common import SCHEMA, counted, show_path, size, untrack_command
 from pycache_tool.reports.style import Style, paint
+from pycache_tool.scanning.coverage import Coverage
 from pycache_tool.scanning.records import Record, Status
-from pycache_tool.scanning.scan import Coverage
 from pycache_tool.scanning.summary import Summary
 
 

@@ -1,52 +1,49 @@
-"""scan(): walk the trees, classify every cache file, and count coverage for the targets."""
+"""scan(): walk the trees and classify every cache file, streaming one record at a time.
+
+What the targets lack (coverage, compile needs) is counted on the way by ``coverage.Tally``.
+"""
 
 from __future__ import annotations
 
+import enum
 import functools
 import itertools
 import os
-import stat
 import sys
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Literal, NamedTuple, Optional
+from typing import Literal, Optional, Union
 
 from pycache_tool.bytecode import interpreters
 from pycache_tool.bytecode.interpreters import Interpreter
 from pycache_tool.bytecode.pyc import Invalidation, base_tag, parse_cache_name
 from pycache_tool.errors import UsageError, describe
-from pycache_tool.scanning.classify import Classifier, SourceStat, source_stat
+from pycache_tool.scanning.classify import Classifier, SourceStat, entry_stat, source_stat
+from pycache_tool.scanning.coverage import Coverage, FreshKey, Need, Tally, covers
 from pycache_tool.scanning.deep import DeepCheck
 from pycache_tool.scanning.records import Record, Status
 from pycache_tool.scanning.shadow import LazyShadows, ShadowRules
 from pycache_tool.scanning.walk import Ghost, Listing, Unlistable, root_rules, walk
 
-_ENVIRONMENT = object()
+
+class _Default(enum.Enum):
+    ENVIRONMENT = "environment"
+
+
+# pycache_prefix=ENVIRONMENT: the prefix of this process (sys.pycache_prefix or
+# PYTHONPYCACHEPREFIX); None: no prefix.
+ENVIRONMENT = _Default.ENVIRONMENT
+Prefix = Union[str, "os.PathLike[str]", None, Literal[_Default.ENVIRONMENT]]
 _DEEP_BATCH = 256  # records handed to the deep check at a time
 # A cache file of a walked directory: its record, its file name, what it covers if fresh.
-_Item = tuple[Record, str, Optional[tuple[str, str, int]]]
-
-
-class Coverage(NamedTuple):
-    target: str
-    sources: int  # sources walked (not ignored)
-    fresh: int  # of those, how many have a cache the target will load and that matches
-
-
-class Need(NamedTuple):
-    """A cache a target lacks (or, when every source is collected, any cache it should have)."""
-
-    source: str
-    size: int  # of the source: compile starts with the largest
-    cache: str  # where the target looks for it
-    target: str  # the target's name
-    level: int  # optimization level
-    record: Record  # the cache file's record, or a MISSING record when there is no file
+_Item = tuple[Record, str, Optional[FreshKey]]
 
 
 class Scan:
-    """An iterable of Records over ``paths``; ``coverage`` is complete once iteration ends.
+    """An iterable of Records over ``paths``; ``coverage``, ``needs`` and ``unchecked`` are
+    complete once iteration ends.
 
     Records stream out as directories are walked, so memory does not grow with the tree.
+    Each iteration walks the trees again and counts afresh.
     """
 
     def __init__(
@@ -56,7 +53,7 @@ class Scan:
         targets: Sequence[Interpreter] | None = None,
         exclude: Sequence[str] = (),
         use_ignore_files: bool = True,
-        pycache_prefix: str | None | object = _ENVIRONMENT,
+        pycache_prefix: Prefix = ENVIRONMENT,
         require_fresh: bool = False,
         levels: Sequence[int] | None = None,
         invalidation: Invalidation | None = None,
@@ -79,20 +76,19 @@ class Scan:
         self.targets = list(targets) if targets else [interpreters.current()]
         self.exclude = list(exclude)
         self.use_ignore_files = use_ignore_files
-        if pycache_prefix is _ENVIRONMENT:
+        if pycache_prefix is ENVIRONMENT:
             pycache_prefix = (
                 getattr(sys, "pycache_prefix", None)
                 or os.environ.get("PYTHONPYCACHEPREFIX")
                 or None
             )
-        self.pycache_prefix = os.path.abspath(str(pycache_prefix)) if pycache_prefix else None
+        self.pycache_prefix = os.path.abspath(pycache_prefix) if pycache_prefix else None
         self.require_fresh = require_fresh
         self.levels = list(levels) if levels else None
         self.targets_only = targets_only
         self.invalidation = invalidation
         self.collect_needs = collect_needs
-        self.needs: list[Need] = []
-        self._counts = {t.name: [0, 0] for t in self.targets}
+        self._tally = self._new_tally()
         self.deep = deep
         self.unchecked: dict[str, str] = {}
         self._rules = ShadowRules(self.targets)
@@ -100,9 +96,27 @@ class Scan:
 
     @property
     def coverage(self) -> list[Coverage]:
-        return [Coverage(name, sources, fresh) for name, (sources, fresh) in self._counts.items()]
+        """Per target: the sources walked, and those with a fresh cache (``require_fresh``)."""
+        return self._tally.coverage
+
+    @property
+    def needs(self) -> list[Need]:
+        """What ``collect_needs`` asked for, in walk order."""
+        return self._tally.needs
+
+    def _new_tally(self) -> Tally:
+        return Tally(
+            self.targets,
+            levels=self.levels,
+            invalidation=self.invalidation,
+            pycache_prefix=self.pycache_prefix,
+            require_fresh=self.require_fresh,
+            collect_needs=self.collect_needs,
+        )
 
     def __iter__(self) -> Iterator[Record]:
+        self._tally = self._new_tally()
+        self.unchecked.clear()  # the same dict: a report may hold it already
         if self.deep:
             self._deep = DeepCheck(self.targets, self.unchecked)
         try:
@@ -179,7 +193,7 @@ class Scan:
         shadows = LazyShadows(
             lambda: self._rules.directory(listing.path, listing.files, listing.dirs)
         )
-        local_fresh: set[tuple[str, str, int]] = set()
+        local_fresh: set[FreshKey] = set()
         local_names: dict[str, Record | None] = {}
         counting = self.require_fresh or self.collect_needs  # coverage bookkeeping, only when asked
         items = self._caches(listing, classifier, sources, shadows)
@@ -192,8 +206,9 @@ class Scan:
                     local_fresh.add(fresh_key)
             yield record
         if counting:
-            yield from self._coverage(
-                listing, sources, local_fresh, local_names, classifier, shadows
+            mirror = self._mirror(listing.path) if self.pycache_prefix else ""
+            yield from self._tally.directory(
+                listing, sources, local_fresh, local_names, classifier, shadows, mirror
             )
 
     def _caches(
@@ -259,91 +274,36 @@ class Scan:
             for (_, name, key), record in zip(chunk, records):
                 yield record, name, key
 
-    def _coverage(
-        self,
-        listing: Listing,
-        sources: dict[str, os.DirEntry[str]],
-        local_fresh: set[tuple[str, str, int]],
-        local_names: dict[str, Record | None],
-        classifier: Classifier,
-        shadows: LazyShadows,
-    ) -> Iterator[Record]:
-        directory = listing.path
-        pycache = directory + os.sep + "__pycache__" + os.sep
-        mirror = self._mirror(directory) if self.pycache_prefix else ""
-        for source_name, entry in sources.items():
-            st = _entry_stat(entry)
-            if st is None or (listing.rules and listing.rules.ignored(entry.path, False)):
-                continue
-            stem = source_name[:-3]
-            for target in self.targets:
-                counts = self._counts[target.name]
-                key = (target.implementation, target.version)
-                for level in self.levels or (target.optimize,):
-                    found = shadows.get()
-                    if found is not None and found.by(key, stem, level):
-                        continue  # never imported: it needs no cache
-                    counts[0] += 1
-                    opt = "" if not level else f".opt-{level}"
-                    existing: Record | None = None
-                    if target.tag is None:  # Python 2: beside the source
-                        name = stem + (".pyo" if level else ".pyc")
-                        cache = os.path.join(directory, name)
-                        fresh = (stem, "", 1 if level else 0) in local_fresh
-                        exists = name in local_names
-                        existing = local_names.get(name)
-                    elif self.pycache_prefix:
-                        cache = os.path.join(mirror, f"{stem}.{target.tag}{opt}.pyc")
-                        exists, existing = _prefix_cache(classifier, cache, entry.path, st)
-                        fresh = existing is not None and self._covers(existing)
-                    else:
-                        name = f"{stem}.{target.tag}{opt}.pyc"
-                        cache = pycache + name
-                        fresh = (stem, target.tag, level) in local_fresh
-                        exists = name in local_names
-                        existing = local_names.get(name)
-                    if fresh:
-                        counts[1] += 1
-                    missing: Record | None = None
-                    if not exists:
-                        missing = Record(
-                            cache,
-                            Status.MISSING,
-                            source=entry.path,
-                            tag=target.tag,
-                            python=target.python,
-                            magic=target.magic,
-                            optimization=level,
-                            loads=False,
-                            target=True,
-                            reason=f"no cache for {target.name}: every import compiles the source",
-                        )
-                        if self.require_fresh:
-                            yield missing
-                    if self.collect_needs == "all" or (self.collect_needs and not fresh):
-                        record = existing or missing
-                        if record is None:  # there, but not a regular file: never written through
-                            record = Record(
-                                cache,
-                                Status.UNREADABLE,
-                                source=entry.path,
-                                reason="not a regular file",
-                            )
-                        self.needs.append(
-                            Need(entry.path, st.st_size, cache, target.name, level, record)
-                        )
 
-
-def covers(record: Record, invalidation: Invalidation | None) -> bool:
-    """A fresh cache, in the requested invalidation mode if there is one: what coverage counts."""
-    return record.status is Status.FRESH and (
-        invalidation is None or record.invalidation == invalidation
+def scan(
+    paths: Iterable[str | os.PathLike[str]] = (".",),
+    *,
+    targets: Sequence[Interpreter] | None = None,
+    exclude: Sequence[str] = (),
+    use_ignore_files: bool = True,
+    pycache_prefix: Prefix = ENVIRONMENT,
+    require_fresh: bool = False,
+    levels: Sequence[int] | None = None,
+    invalidation: Invalidation | None = None,
+    collect_needs: Literal["uncovered", "all"] | None = None,
+    targets_only: bool = False,
+    deep: bool = False,
+) -> Scan:
+    """Scan ``paths`` and return the records: an iterable ``Scan`` (see there for the
+    arguments, which are the same)."""
+    return Scan(
+        paths,
+        targets=targets,
+        exclude=exclude,
+        use_ignore_files=use_ignore_files,
+        pycache_prefix=pycache_prefix,
+        require_fresh=require_fresh,
+        levels=levels,
+        invalidation=invalidation,
+        collect_needs=collect_needs,
+        targets_only=targets_only,
+        deep=deep,
     )
-
-
-def scan(paths: Iterable[str | os.PathLike[str]] = (".",), **options: object) -> Scan:
-    """Scan ``paths`` and return the records (an iterable ``Scan``; see its arguments)."""
-    return Scan(paths, **options)  # type: ignore[arg-type]
 
 
 def _roots(paths: Iterable[str | os.PathLike[str]]) -> list[str]:
@@ -368,22 +328,6 @@ def _roots(paths: Iterable[str | os.PathLike[str]]) -> list[str]:
     ]
 
 
-def _prefix_cache(
-    classifier: Classifier, cache: str, source: str, st: os.stat_result
-) -> tuple[bool, Record | None]:
-    """Is there a file at ``cache`` (a target's, in the prefix tree), and its record if it is a
-    regular file. Classified again rather than remembered from the walk of the prefix tree: that
-    walk comes first, and remembering what it found would grow with the tree."""
-    try:
-        mode = os.lstat(cache).st_mode
-    except OSError:
-        return False, None
-    name = parse_cache_name(os.path.basename(cache))
-    if not stat.S_ISREG(mode) or name is None:
-        return True, None  # there, but never written through
-    return True, classifier.cache(cache, name, source, lambda: st)
-
-
 def _gone(error: OSError) -> bool:
     """A directory removed since its parent was listed (a concurrent clean): nothing to report."""
     return isinstance(error, FileNotFoundError)
@@ -395,18 +339,9 @@ def _vanished(record: Record) -> bool:
     return record.status is Status.UNREADABLE and not os.path.lexists(record.path)
 
 
-def _entry_stat(entry: os.DirEntry[str]) -> os.stat_result | None:
-    """The source's stat, following a symlink as import does; None if it is no regular file."""
-    try:
-        result = entry.stat()
-    except OSError:
-        return None
-    return result if entry.is_file() else None
-
-
 def _stat_entry(entry: os.DirEntry[str] | None) -> SourceStat:
     def stat_source() -> os.stat_result | None:
-        return None if entry is None else _entry_stat(entry)
+        return None if entry is None else entry_stat(entry)
 
     return stat_source
 

@@ -87,7 +87,7 @@ def test_scan_takes_the_arguments_of_scan_by_name() -> None:
 
 # Built field by field, never by position: past the first two (path or name, and status)
 # a positional field is a field someone will one day put in the wrong place.
-_BY_NAME = {"Record", "Need"}
+_BY_NAME = {"Record", "Entry", "Need"}
 
 
 def test_records_are_built_by_name() -> None:

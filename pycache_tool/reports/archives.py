@@ -41,7 +41,7 @@ def archives_text(
 
 def _summary(archive: Archive, color: bool) -> str:
     entries = archive.entries
-    text = archive.kind
+    text: str = archive.kind
     if entries:
         total = sum(e.size for e in entries)
         text += f", {counted(len(entries), 'bytecode file')} ({size(total)})"

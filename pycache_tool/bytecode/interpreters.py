@@ -98,9 +98,9 @@ def current() -> Interpreter:
     )
 
 
-# Runs inside the target, any Python from 2.7 on: puts what caching needs to know in ``info``.
-# ``doctor`` runs it too, with more code after it; ``query`` prints ``info`` as it is.
-INFO_CODE = r"""
+# Runs inside the target, any Python from 2.7 on: prints what caching needs to know. doctor's
+# probe (doctor/probe.py) asks the same, and more.
+_QUERY = r"""
 import sys
 import json
 try:
@@ -132,14 +132,14 @@ info = {
     "executable": sys.executable,
     "extension_suffixes": extensions,
 }
+print(json.dumps(info))
 """
-PRINT_INFO = "print(json.dumps(info))\n"
 
 
 def query(executable: str) -> Interpreter:
     """Ask ``executable`` once for its tag, magic and settings."""
     env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
-    return from_info(ask([executable], INFO_CODE + PRINT_INFO, env), executable)
+    return from_info(ask([executable], _QUERY, env), executable)
 
 
 # ``-c`` puts the working directory first on sys.path: a json.py there must not answer.
@@ -155,10 +155,20 @@ def ask(command: Sequence[str], code: str, env: Mapping[str, str] | None = None)
 
     Errors name ``--python`` and the command, on one line.
     """
+    return _answer(command, ["-c", OWN_MODULES_ONLY + code], env)
+
+
+def ask_script(command: Sequence[str], script: str, env: Mapping[str, str] | None = None) -> Any:
+    """Run the script file ``script`` in the interpreter started as ``command``: the JSON on
+    its last output line, errors as ``ask`` gives them."""
+    return _answer(command, [script], env)
+
+
+def _answer(command: Sequence[str], args: Sequence[str], env: Mapping[str, str] | None) -> Any:
     shown = " ".join(command)
     try:
         done = subprocess.run(
-            [*command, "-c", OWN_MODULES_ONLY + code],
+            [*command, *args],
             capture_output=True,
             text=True,
             env=env,
@@ -178,7 +188,7 @@ def ask(command: Sequence[str], code: str, env: Mapping[str, str] | None = None)
 
 
 def from_info(data: Any, executable: str) -> Interpreter:
-    """The Interpreter that INFO_CODE's ``info`` describes."""
+    """The Interpreter that a query's (or doctor's probe's) answer describes."""
     try:
         return Interpreter(
             implementation=str(data["implementation"]),

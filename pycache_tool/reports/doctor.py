@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from pycache_tool.doctor import Diagnosis, Finding, Location, Settings
-from pycache_tool.reports.common import SCHEMA, size
+from pycache_tool.reports.common import SCHEMA, counted, size
 from pycache_tool.reports.style import paint
 
 _IMPLEMENTATIONS = {"cpython": "CPython", "pypy": "PyPy"}
@@ -30,7 +30,7 @@ def doctor_text(
         if quiet:
             name = diagnosis.settings.interpreter.name
             for finding in diagnosis.warnings:
-                lines += _finding(finding, color, f"{name}: ")
+                lines += _finding(finding, diagnosis.settings, color, f"{name}: ")
         else:
             lines = [
                 *_settings(diagnosis.settings, color),
@@ -40,7 +40,7 @@ def doctor_text(
                 "",
             ]
             for finding in diagnosis.findings:
-                lines += _finding(finding, color, "")
+                lines += _finding(finding, diagnosis.settings, color, "")
             if not diagnosis.warnings:
                 lines.append(paint("no warnings", "green", color))
             if verbose:
@@ -157,11 +157,11 @@ def _unreadable(diagnosis: Diagnosis, color: bool) -> list[str]:
     ]
 
 
-def _finding(finding: Finding, color: bool, lead: str) -> list[str]:
+def _finding(finding: Finding, settings: Settings, color: bool, lead: str) -> list[str]:
     label = paint(
         f"{finding.severity}:", "yellow" if finding.severity == "warning" else "bold", color
     )
-    return [f"{lead}{label} {finding.message}", f"  fix: {finding.fix}"]
+    return [f"{lead}{label} {message(finding, settings)}", f"  fix: {finding.fix}"]
 
 
 def doctor_json(diagnoses: Sequence[Diagnosis]) -> str:
@@ -215,7 +215,7 @@ def _interpreter(diagnosis: Diagnosis) -> dict[str, Any]:
                 "code": f.code,
                 "severity": f.severity,
                 "location": f.location.path if f.location else None,
-                "message": f.message,
+                "message": message(f, settings),
                 "fix": f.fix,
             }
             for f in diagnosis.findings
@@ -249,3 +249,83 @@ def _location(loc: Location) -> dict[str, Any]:
         "in_tree_bytes": loc.in_tree_bytes,
         "unreadable": [{"path": r.path, "reason": r.reason} for r in loc.unreadable],
     }
+
+
+def message(finding: Finding, settings: Settings) -> str:
+    """What a finding says, in words: the same in the text report and the JSON."""
+    target = settings.interpreter
+    name = target.name
+    loc = finding.location
+    if loc is None:
+        return _interpreter_message(finding, settings)
+    where = f"{loc.kind} ({loc.path})"
+    if finding.code == "writing-off":
+        return (
+            f"bytecode writing is off ({settings.dont_write_bytecode_from}) and only {loc.fresh}"
+            f" of {loc.sources} sources in {where} have a cache {name} loads: every start"
+            " compiles them again"
+        )
+    if finding.code == "not-writable":
+        return (
+            (
+                f"{where} is not writable"
+                if loc.writes_to == loc.path
+                else f"the caches of {where} go to {loc.writes_to}, which is not writable"
+            )
+            + f" for this user ({loc.not_writable_because}) and only {loc.fresh} of"
+            f" {loc.sources} sources have a cache {name} loads: every start compiles"
+            " them again and cannot keep the result (compile them where they can be"
+            " written: as the owner, or in the image build)"
+        )
+    if finding.code == "other-level":
+        assert finding.other_level is not None
+        other = finding.other_level
+        return (
+            f"{loc.levels[other].fresh} of {loc.sources} sources in {where} have a"
+            f" cache for {_level(other)}, but {name} runs at {_level(target.optimize)}"
+            f" and never reads them ({loc.fresh} have one for its level)"
+        )
+    if finding.code == "stale-loaded":
+        how = (
+            "with --check-hash-based-pycs never it verifies no hash-based pyc"
+            if target.check_hash_based_pycs == "never"
+            else "it never verifies unchecked-hash pycs"
+        )
+        one = loc.stale_loaded == 1
+        return (
+            f"{counted(loc.stale_loaded, 'cache')} in {where} {'is' if one else 'are'} stale,"
+            f" but {name} loads {'it' if one else 'them'} anyway: {how}, so old code runs"
+        )
+    assert finding.code == "prefix-dead-weight", finding.code
+    return (
+        f"a pycache_prefix is set ({settings.prefix}), so {name} never reads the"
+        f" {loc.in_tree_files} caches ({size(loc.in_tree_bytes)}) in __pycache__"
+        f" directories of {where}: dead weight for it (or unset the prefix to use them)"
+    )
+
+
+def _interpreter_message(finding: Finding, settings: Settings) -> str:
+    """What a finding about the interpreter as a whole (no location) says."""
+    target = settings.interpreter
+    if finding.code == "hash-checks-off":
+        return (
+            f"{target.name} runs with --check-hash-based-pycs never: it does not verify its"
+            f" checked-hash pycs ({finding.checked} here), so an edited source runs its old code"
+        )
+    if finding.code == "relative-prefix":
+        return (
+            f"the pycache_prefix {target.pycache_prefix!r} is relative: every working directory"
+            " gets its own cache tree, and caches written elsewhere are not found"
+        )
+    assert finding.code == "source-date-epoch", finding.code
+    return (
+        f"SOURCE_DATE_EPOCH is set ({settings.source_date_epoch}): py_compile,"
+        " compileall, pip and pycache-tool compile write checked-hash pycs unless told"
+        " otherwise; each import then hashes the source instead of checking its mtime"
+    )
+
+
+def _level(level: int) -> str:
+    return {0: "level 0 (no -O)", 1: "level 1 (-O)", 2: "level 2 (-OO)"}.get(
+        level, f"level {level}"
+    )

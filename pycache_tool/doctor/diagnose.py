@@ -1,9 +1,9 @@
 """doctor: how an interpreter is set up for bytecode caching, and what is wrong with it.
 
-One run of the interpreter tells its settings and where they came from; the one walker and
-classifier (``Scan``) then count, read-only, how much of its standard library and
+One run of the interpreter (``probe.py``) tells its settings and where they came from; the one
+walker and classifier (``Scan``) then count, read-only, how much of its standard library and
 site-packages has a cache it loads. The findings are plain data with the command that fixes
-each; ``doctor_report`` renders them.
+each; ``reports/doctor.py`` puts them into words.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from typing import Any, Literal
 from pycache_tool.bytecode import interpreters
 from pycache_tool.bytecode.interpreters import Interpreter, version_key
 from pycache_tool.errors import UsageError
-from pycache_tool.reports.common import size
 from pycache_tool.scanning.records import Record, Status
 from pycache_tool.scanning.scan import Scan
 
@@ -32,33 +31,19 @@ LOW_COVERAGE = 0.5
 # dist-packages) is its own location, and for a virtual environment not even on its path.
 STDLIB_EXCLUDE = ("site-packages/", "dist-packages/")
 
-# Runs in the target before interpreters.INFO_CODE: keep what start-up left in
-# sys.dont_write_bytecode, then stop this probe from writing caches for what it imports.
-_PROLOGUE = """\
-import sys
-doctor_writes = not sys.dont_write_bytecode
-sys.dont_write_bytecode = True
-"""
-# Runs after INFO_CODE; Python 2 syntax too, so that an old interpreter gets a clear error.
-_MORE = """
-import os, sysconfig
-paths = sysconfig.get_paths()
-info["doctor"] = {
-    "writes": doctor_writes,
-    "flag": bool(sys.flags.dont_write_bytecode),
-    "ignore_environment": bool(sys.flags.ignore_environment),
-    "x_prefix": getattr(sys, "_xoptions", {}).get("pycache_prefix"),
-    "environ": dict(
-        (k, os.environ.get(k))
-        for k in ("PYTHONDONTWRITEBYTECODE", "PYTHONOPTIMIZE", "PYTHONPYCACHEPREFIX")
-    ),
-    "source_date_epoch": os.environ.get("SOURCE_DATE_EPOCH"),
-    "full_version": sys.version.split()[0],
-    "stdlib": paths.get("stdlib"),
-    "site": [paths.get("purelib"), paths.get("platlib")],
-    "cwd": os.getcwd(),
-}
-"""
+PROBE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "probe.py")
+
+# Each finding's stable name (see the doctor page of the manual).
+Code = Literal[
+    "writing-off",
+    "not-writable",
+    "other-level",
+    "stale-loaded",
+    "prefix-dead-weight",
+    "hash-checks-off",
+    "relative-prefix",
+    "source-date-epoch",
+]
 
 
 @dataclass(frozen=True)
@@ -122,11 +107,14 @@ class Location:
 
 @dataclass(frozen=True)
 class Finding:
-    code: str  # stable name, see README
+    """Something wrong (a warning) or worth knowing (a note), with the command that fixes it."""
+
+    code: Code
     severity: Literal["warning", "note"]  # warnings fail --check; notes do not
-    message: str
     fix: str
     location: Location | None = None
+    other_level: int | None = None  # other-level: the level most sources have a cache for
+    checked: int = 0  # hash-checks-off: the checked-hash pycs at the level it runs at
 
 
 @dataclass
@@ -156,11 +144,9 @@ def command_of(python: str) -> tuple[str, ...]:
     return parts
 
 
-def probe(command: Sequence[str]) -> Settings:
+def ask_settings(command: Sequence[str]) -> Settings:
     """Run the interpreter once, in this environment (what it would see), and ask it."""
-    data = interpreters.ask(
-        command, _PROLOGUE + interpreters.INFO_CODE + _MORE + interpreters.PRINT_INFO
-    )
+    data = interpreters.ask_script(command, PROBE)
     shown = " ".join(command)
     interpreter = interpreters.from_info(data, command[0])
     too_old = version_key(interpreter.version) < (3, 8)
@@ -237,7 +223,7 @@ def diagnose(python: str | None = None, *, stdlib: bool = True) -> Diagnosis:
     """Probe ``python`` (default: the interpreter running this tool) and survey its
     standard library (unless ``stdlib`` is False) and site-packages."""
     started = time.perf_counter()
-    settings = probe(command_of(python) if python is not None else (sys.executable,))
+    settings = ask_settings(command_of(python) if python is not None else (sys.executable,))
     locations: list[Location] = []
     if stdlib and settings.stdlib:
         locations.append(survey(settings, "stdlib", settings.stdlib))
@@ -314,100 +300,28 @@ def _writable(directory: str) -> tuple[bool, str | None]:
 def findings(settings: Settings, locations: Sequence[Location]) -> list[Finding]:
     """The warnings (with the command that fixes each) and notes for one interpreter."""
     target = settings.interpreter
-    name = target.name
     out: list[Finding] = []
     for loc in locations:
-        where = f"{loc.kind} ({loc.path})"
-        have = f"only {loc.fresh} of {loc.sources} sources in {where} have a cache {name} loads"
         compile_fix = _compile_fix(settings, loc)
         if loc.low and settings.dont_write_bytecode:
-            out.append(
-                Finding(
-                    "writing-off",
-                    "warning",
-                    f"bytecode writing is off ({settings.dont_write_bytecode_from}) and {have}:"
-                    " every start compiles them again",
-                    compile_fix,
-                    loc,
-                )
-            )
+            out.append(Finding("writing-off", "warning", compile_fix, loc))
         elif loc.low and not loc.writable:
-            out.append(
-                Finding(
-                    "not-writable",
-                    "warning",
-                    (
-                        f"{where} is not writable"
-                        if loc.writes_to == loc.path
-                        else f"the caches of {where} go to {loc.writes_to}, which is not writable"
-                    )
-                    + f" for this user ({loc.not_writable_because}) and only {loc.fresh} of"
-                    f" {loc.sources} sources have a cache {name} loads: every start compiles"
-                    " them again and cannot keep the result (compile them where they can be"
-                    " written: as the owner, or in the image build)",
-                    compile_fix,
-                    loc,
-                )
-            )
+            out.append(Finding("not-writable", "warning", compile_fix, loc))
         other = _other_level(loc, target.optimize)
         if other is not None:
-            out.append(
-                Finding(
-                    "other-level",
-                    "warning",
-                    f"{loc.levels[other].fresh} of {loc.sources} sources in {where} have a"
-                    f" cache for {_level(other)}, but {name} runs at {_level(target.optimize)}"
-                    f" and never reads them ({loc.fresh} have one for its level)",
-                    compile_fix,
-                    loc,
-                )
-            )
+            out.append(Finding("other-level", "warning", compile_fix, loc, other_level=other))
         if loc.stale_loaded:
-            how = (
-                "with --check-hash-based-pycs never it verifies no hash-based pyc"
-                if target.check_hash_based_pycs == "never"
-                else "it never verifies unchecked-hash pycs"
-            )
-            out.append(
-                Finding(
-                    "stale-loaded",
-                    "warning",
-                    f"{_count(loc.stale_loaded, 'cache')} in {where}"
-                    f" {'is' if loc.stale_loaded == 1 else 'are'} stale, but {name} loads"
-                    f" {'it' if loc.stale_loaded == 1 else 'them'} anyway: {how}, so old code"
-                    " runs",
-                    compile_fix,
-                    loc,
-                )
-            )
+            out.append(Finding("stale-loaded", "warning", compile_fix, loc))
         if settings.prefix and loc.in_tree_files:
-            out.append(
-                Finding(
-                    "prefix-dead-weight",
-                    "warning",
-                    f"a pycache_prefix is set ({settings.prefix}), so {name} never reads the"
-                    f" {loc.in_tree_files} caches ({size(loc.in_tree_bytes)}) in __pycache__"
-                    f" directories of {where}: dead weight for it (or unset the prefix to use"
-                    " them)",
-                    _clean_fix(loc),
-                    loc,
-                )
-            )
+            out.append(Finding("prefix-dead-weight", "warning", _clean_fix(loc), loc))
     checked = sum(
         loc.levels[target.optimize].modes.get("checked-hash", 0)
         for loc in locations
         if target.optimize in loc.levels
     )
     if target.check_hash_based_pycs == "never" and checked:
-        out.append(
-            Finding(
-                "hash-checks-off",
-                "warning",
-                f"{name} runs with --check-hash-based-pycs never: it does not verify its"
-                f" checked-hash pycs ({checked} here), so an edited source runs its old code",
-                f"start {settings.executable} without --check-hash-based-pycs never",
-            )
-        )
+        fix = f"start {settings.executable} without --check-hash-based-pycs never"
+        out.append(Finding("hash-checks-off", "warning", fix, checked=checked))
     raw = target.pycache_prefix
     if raw is not None and not os.path.isabs(raw):
         setting = (
@@ -415,31 +329,11 @@ def findings(settings: Settings, locations: Sequence[Location]) -> list[Finding]
             if settings.pycache_prefix_from == "-X pycache_prefix"
             else f"export PYTHONPYCACHEPREFIX={shlex.quote(str(settings.prefix))}"
         )
-        out.append(
-            Finding(
-                "relative-prefix",
-                "warning",
-                f"the pycache_prefix {raw!r} is relative: every working directory gets its own"
-                " cache tree, and caches written elsewhere are not found",
-                setting,
-            )
-        )
+        out.append(Finding("relative-prefix", "warning", setting))
     if settings.source_date_epoch:
-        out.append(
-            Finding(
-                "source-date-epoch",
-                "note",
-                f"SOURCE_DATE_EPOCH is set ({settings.source_date_epoch}): py_compile,"
-                " compileall, pip and pycache-tool compile write checked-hash pycs unless told"
-                " otherwise; each import then hashes the source instead of checking its mtime",
-                "unset SOURCE_DATE_EPOCH outside reproducible builds",
-            )
-        )
+        fix = "unset SOURCE_DATE_EPOCH outside reproducible builds"
+        out.append(Finding("source-date-epoch", "note", fix))
     return out
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def _other_level(loc: Location, level: int) -> int | None:
@@ -450,12 +344,6 @@ def _other_level(loc: Location, level: int) -> int | None:
         if other != level and counts.fresh >= loc.sources * LOW_COVERAGE:
             return other
     return None
-
-
-def _level(level: int) -> str:
-    return {0: "level 0 (no -O)", 1: "level 1 (-O)", 2: "level 2 (-OO)"}.get(
-        level, f"level {level}"
-    )
 
 
 def _compile_fix(settings: Settings, loc: Location) -> str:

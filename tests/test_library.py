@@ -102,3 +102,26 @@ def test_records_are_built_by_name() -> None:
             if name in _BY_NAME and len(node.args) > 2:
                 offenders.append(f"{module.relative_to(PACKAGE)}:{node.lineno} {name}")
     assert offenders == []
+
+
+def test_the_core_imports_no_report_or_command_line() -> None:
+    """The core returns data: only reports/ format it and only cli/ prints it (and
+    ``__main__``, the entry point, starts the command line)."""
+    offenders = []
+    for module in sorted(PACKAGE.rglob("*.py")):
+        where = module.relative_to(PACKAGE)
+        if where.parts[0] in ("reports", "cli") or where.name == "__main__.py":
+            continue
+        for node in ast.walk(ast.parse(module.read_text(encoding="utf-8"), str(module))):
+            if isinstance(node, ast.ImportFrom):
+                names = [node.module or ""]
+            elif isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            else:
+                continue
+            offenders += [
+                f"{where}:{node.lineno} {name}"
+                for name in names
+                if name.startswith(("pycache_tool.reports", "pycache_tool.cli"))
+            ]
+    assert offenders == []

@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-fast lint pytest docs stress bench precompile clean-venv
+.PHONY: run test test-fast coverage lint pytest docs stress bench precompile clean-venv
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,15 @@ test: lint pytest docs
 SLOW_GROUPS := interpreters or git or precommit or reliability
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not ($(SLOW_GROUPS))" $(PYTEST_ARGS)
+
+# Branch coverage of the whole suite, the code that runs in the processes it starts included
+# (the compile worker, `python -m pycache_tool`, doctor's probe): see [tool.coverage] in
+# pyproject.toml. `coverage html` then writes htmlcov/.
+coverage: $(STAMP)
+	rm -f .coverage .coverage.*
+	$(BIN)/coverage run -m pytest $(PYTEST_ARGS)
+	$(BIN)/coverage combine --quiet
+	$(BIN)/coverage report
 
 # The concurrency, fault and hostile-tree tests, run longer than in `make test`:
 # STRESS_SECONDS of compile, clean, audit and imports at once, KILLS SIGKILLs, and EXAMPLES

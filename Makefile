@@ -34,10 +34,11 @@ docs: $(STAMP)
 test: lint pytest docs
 
 # The edit loop: the suite without its slow groups (the interpreter matrix, git, pre-commit,
-# reliability); `make test` runs them all.
+# reliability); `make test` runs them all. `exec`: the quotes make make run a shell, which must
+# not stay the tests' parent (the completion test asks which shell runs the tool).
 SLOW_GROUPS := interpreters or git or precommit or reliability
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -m "not ($(SLOW_GROUPS))" $(PYTEST_ARGS)
+	exec $(BIN)/python -m pytest -m "not ($(SLOW_GROUPS))" $(PYTEST_ARGS)
 
 # Branch coverage of the whole suite, the code that runs in the processes it starts included
 # (the compile worker, `python -m pycache_tool`, doctor's probe): see [tool.coverage] in

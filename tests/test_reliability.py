@@ -365,10 +365,11 @@ def test_concurrent_compile_clean_audit_and_imports(tmp_path: Path) -> None:
 # What a clean running beside compile can do to a write, done at the worst moment, once per
 # cache file: remove the empty __pycache__ just made for it ("fresh_dir"), hold the temp name
 # (another writer's temp file, "taken"), remove the temp file before the rename ("raced"), or
-# remove the old cache between py_compile's exists() and isfile() ("between").
+# remove the old cache as the worker looks at it ("between"). The worker writes by name
+# inside a directory descriptor: /proc/self/fd tells which directory that is.
 RACING_CLEAN = """\
 import os, posix, re
-_open, _replace = posix.open, posix.replace
+_open, _replace, _stat = posix.open, posix.replace, posix.stat
 _done = set()
 TEMP = re.compile(r'\\.pyc\\.\\d+$')
 
@@ -380,28 +381,35 @@ def _first(kind, path):
     return True
 
 def racing_open(path, flags, mode=0o777, *, dir_fd=None):
-    if isinstance(path, str) and TEMP.search(path) and flags & os.O_EXCL:
-        if '/fresh_dir/' in path and _first('dir', path):
-            os.rmdir(os.path.dirname(path))
-        if path.split('/')[-1].startswith('taken.') and _first('taken', path):
-            posix.close(_open(path, os.O_CREAT | os.O_WRONLY, 0o644))
+def _full(path, dir_fd):
+    if dir_fd is None or not isinstance(path, str):
+        return path
+    return os.path.join(os.readlink('/proc/self/fd/%d' % dir_fd), path)
+
+    full = _full(path, dir_fd)
+    if isinstance(full, str) and TEMP.search(full) and flags & os.O_EXCL:
+        if '/fresh_dir/' in full and _first('dir', full):
+            os.rmdir(os.path.dirname(full))
+        if full.split('/')[-1].startswith('taken.') and _first('taken', full):
+            posix.close(_open(full, os.O_CREAT | os.O_WRONLY, 0o644))
     return _open(path, flags, mode, dir_fd=dir_fd)
 
 def racing_replace(src, dst, *, src_dir_fd=None, dst_dir_fd=None):
-    if isinstance(src, str) and '/raced.' in src and _first('raced', src):
-        posix.unlink(src)
+    full = _full(src, src_dir_fd)
+    if isinstance(full, str) and '/raced.' in full and _first('raced', full):
+        posix.unlink(full)
     return _replace(src, dst, src_dir_fd=src_dir_fd, dst_dir_fd=dst_dir_fd)
 
-_isfile = os.path.isfile
-
-def racing_isfile(path):
-    if isinstance(path, str) and '/between.' in path and _first('between', path):
-        posix.unlink(path)
-    return _isfile(path)
+def racing_stat(path, *, dir_fd=None, follow_symlinks=True):
+    full = _full(path, dir_fd)
+    if isinstance(full, str) and '/between.' in full and full.endswith('.pyc'):
+        if _first('between', full):
+            posix.unlink(full)
+    return _stat(path, dir_fd=dir_fd, follow_symlinks=follow_symlinks)
 
 posix.open = os.open = racing_open
 posix.replace = os.replace = racing_replace
-os.path.isfile = racing_isfile
+posix.stat = os.stat = racing_stat
 """
 
 
@@ -428,6 +436,83 @@ def test_compile_outlasts_a_clean_racing_its_writes(tmp_path: Path) -> None:
 
 
 # --- SIGKILL -------------------------------------------------------------------------------
+def _swap_for_links(stop: threading.Event, root: Path, outside: Path, swaps: list[int]) -> None:
+    """Until ``stop``: each package directory and each ``__pycache__`` in turn is moved aside,
+    a symlink to a directory outside the tree takes its name for a moment, and it comes back."""
+    turn = 0
+    while not stop.is_set():
+        k = turn % 10
+        pkg = root / f"pkg{k}"
+        for path, target in (
+            (pkg / "__pycache__", outside / f"cache{k}"),
+            (pkg, outside / f"pkg{k}"),
+        ):
+            aside = path.with_name(path.name + ".aside")
+            try:
+                os.rename(path, aside)
+            except OSError:
+                continue
+            with contextlib.suppress(OSError):
+                os.symlink(target, path)
+                time.sleep(0.001)
+            _put_back(aside, path)
+            swaps[0] += 1
+        turn += 1
+
+
+def _put_back(aside: Path, path: Path) -> None:
+    """The real directory returns to its name; whatever compile made there meanwhile (a new
+    ``__pycache__`` and its caches) joins it."""
+    while True:
+        if path.is_symlink():
+            path.unlink()
+        if not os.path.lexists(path):
+            with contextlib.suppress(FileExistsError, OSError):
+                os.rename(aside, path)
+                return
+            continue
+        for entry in path.iterdir():
+            with contextlib.suppress(OSError):
+                os.replace(entry, aside / entry.name)
+        with contextlib.suppress(OSError):
+            path.rmdir()
+
+
+def test_compile_never_writes_through_links_swapped_in(tmp_path: Path) -> None:
+    """While compile runs (again and again, --force), package directories and their
+    ``__pycache__`` are swapped for symlinks to directories outside the tree and back. No cache,
+    temp file or directory ever appears outside: every write is made inside a directory opened
+    from the root without following a link. Runs exit 0 or 3 (a source that was away), never
+    with a traceback, and the tree compiles fully once the swapping ends."""
+    root, outside = tmp_path / "proj", tmp_path / "outside"
+    make_tree(root, 200)
+    user = user_files(root)
+    for k in range(10):
+        (outside / f"cache{k}").mkdir(parents=True)
+        (outside / f"pkg{k}").mkdir()
+    before = sorted(outside.rglob("*"))
+    stop, swaps = threading.Event(), [0]
+    swapper = threading.Thread(target=_swap_for_links, args=(stop, root, outside, swaps))
+    swapper.start()
+    runs: list[subprocess.CompletedProcess[str]] = []
+    deadline = time.monotonic() + STRESS_SECONDS / 4
+    try:
+        while time.monotonic() < deadline or len(runs) < 3:
+            runs.append(tool("compile", "-j", "2", "--force", str(root)))
+    finally:
+        stop.set()
+        swapper.join()
+    leaked = sorted(outside.rglob("*"))
+    assert leaked == before, f"written outside: {sorted(set(leaked) - set(before))[:5]}"
+    assert swaps[0] > 0
+    bad = [r for r in runs if r.returncode not in (0, 3) or "Traceback" in r.stderr]
+    assert not bad, bad[0].stdout + bad[0].stderr
+    assert user_files(root) == user
+    done = tool("compile", str(root))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert tool("audit", "--require-fresh", str(root)).returncode == 0
+
+
 
 
 def kill_when(tmp: Path, args: list[str], ready: Callable[[], bool], whole_group: bool) -> bool:

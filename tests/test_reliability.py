@@ -51,6 +51,7 @@ OTHERS = [INTERPRETERS[v] for v in _OTHER_VERSIONS[:2]]
 CACHE_NAME = re.compile(r"\.py[co](\.\d+)?\Z")  # a cache file or a write's temp file
 DEBRIS = re.compile(r"\.pyc\.\d+\Z")
 INTERRUPTED = "pycache-tool: interrupted\n"
+TERMINATED = "pycache-tool: terminated\n"
 
 needs_proc = pytest.mark.skipif(
     not os.path.isdir("/proc/self"), reason="needs /proc to find the processes of a run"
@@ -380,12 +381,12 @@ def _first(kind, path):
     _done.add(key)
     return True
 
-def racing_open(path, flags, mode=0o777, *, dir_fd=None):
 def _full(path, dir_fd):
     if dir_fd is None or not isinstance(path, str):
         return path
     return os.path.join(os.readlink('/proc/self/fd/%d' % dir_fd), path)
 
+def racing_open(path, flags, mode=0o777, *, dir_fd=None):
     full = _full(path, dir_fd)
     if isinstance(full, str) and TEMP.search(full) and flags & os.O_EXCL:
         if '/fresh_dir/' in full and _first('dir', full):
@@ -435,7 +436,6 @@ def test_compile_outlasts_a_clean_racing_its_writes(tmp_path: Path) -> None:
     assert broken_caches(root) == []
 
 
-# --- SIGKILL -------------------------------------------------------------------------------
 def _swap_for_links(stop: threading.Event, root: Path, outside: Path, swaps: list[int]) -> None:
     """Until ``stop``: each package directory and each ``__pycache__`` in turn is moved aside,
     a symlink to a directory outside the tree takes its name for a moment, and it comes back."""
@@ -513,6 +513,7 @@ def test_compile_never_writes_through_links_swapped_in(tmp_path: Path) -> None:
     assert tool("audit", "--require-fresh", str(root)).returncode == 0
 
 
+# --- SIGKILL -------------------------------------------------------------------------------
 
 
 def kill_when(tmp: Path, args: list[str], ready: Callable[[], bool], whole_group: bool) -> bool:
@@ -778,6 +779,68 @@ def test_sigint_while_asking_an_interpreter(tmp_path: Path, command: str) -> Non
     code, err = interrupt(run)
     assert (code, err) == (130, INTERRUPTED)
     wait_gone([p.pid for p in asked], limit=10)
+
+
+# --- SIGTERM, and a tool killed under its workers ----------------------------------------
+
+
+@needs_proc
+def test_sigterm_mid_compile(tmp_path: Path) -> None:
+    """SIGTERM to the tool alone (a supervisor stopping it: docker stop, systemd, kill) is
+    answered as Ctrl-C is: the workers finish the file in hand and stop, one line, exit 143;
+    no worker outlives the tool, no temp file or partial cache is left behind."""
+    root = tmp_path / "proj"
+    make_tree(root, 1000, functions=8)
+    user = user_files(root)
+    run = launch(tmp_path, "compile", "-j", "2", str(root))
+    wait_for(lambda: first_cache(root) or run.proc.poll() is not None, "the first cache")
+    workers = [p.pid for p in children(run.proc.pid)]
+    os.kill(run.proc.pid, signal.SIGTERM)
+    code = run.proc.wait(timeout=60)
+    assert (code, run.err.read_text()) == (143, TERMINATED)
+    assert workers and not {p.pid for p in processes()} & set(workers), "a worker outlived it"
+    assert 0 < len(caches(root)) < 1010, "compile was not stopped mid-way"
+    assert debris(root) == set() and broken_caches(root) == [] and user_files(root) == user
+
+
+@needs_proc
+@pytest.mark.parametrize("command", ["audit", "compile"])
+def test_sigterm_while_asking_an_interpreter(tmp_path: Path, command: str) -> None:
+    """SIGTERM while the tool waits for a --python: 143, one line, the interpreter ended."""
+    slow = write(tmp_path / "slowpython", "#!/bin/sh\nexec sleep 60\n")
+    slow.chmod(0o755)
+    run = launch(tmp_path, command, "--python", str(slow), str(tmp_path))
+    asked: list[Process] = []
+
+    def started() -> bool:
+        asked[:] = [p for p in children(run.proc.pid) if p.cmdline.startswith("sleep")]
+        return bool(asked) or run.proc.poll() is not None
+
+    wait_for(started, "the interpreter to start")
+    os.kill(run.proc.pid, signal.SIGTERM)
+    assert (run.proc.wait(timeout=60), run.err.read_text()) == (143, TERMINATED)
+    wait_gone([p.pid for p in asked], limit=10)
+
+
+@needs_proc
+def test_workers_of_a_killed_tool_stop_after_the_file_in_hand(tmp_path: Path) -> None:
+    """SIGKILL of the tool alone: each worker finishes the file in hand (no temp file is left),
+    notices that its parent is gone (its answer finds no reader) and exits: at most one more
+    cache per worker appears after the kill, and then none."""
+    root = tmp_path / "proj"
+    make_tree(root, 1000, functions=8)
+    pycache_dirs = [root / f"pkg{k}" / "__pycache__" for k in range(10)]
+    run = launch(tmp_path, "compile", "-j", "2", str(root))
+    wait_for(lambda: first_cache(root) or run.proc.poll() is not None, "the first cache")
+    workers = [p.pid for p in children(run.proc.pid)]
+    run.proc.kill()
+    run.proc.wait()
+    at_kill = cache_inodes(pycache_dirs)
+    wait_gone(workers, limit=30)
+    after = cache_inodes(pycache_dirs)
+    assert len(workers) == 2 and len(after.keys() - at_kill.keys()) <= len(workers)
+    assert len(after) < 1000, "compile was not killed mid-way"
+    assert debris(root) == set() and broken_caches(root) == []
 
 
 # --- full disk and read-only trees ---------------------------------------------------------

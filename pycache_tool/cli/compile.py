@@ -36,7 +36,8 @@ class InvalidationMode(str, enum.Enum):
 EXIT_CODES = """\b
 Exit codes: 0 ok; 1 some sources failed to compile (syntax or encoding errors, listed as
 path:line:col: message); 2 usage error; 3 not everything could be done (I/O errors, a
-worker that died or hung, unreadable directories); 130 interrupted."""
+worker that died or hung, unreadable directories); 130 interrupted (Ctrl-C); 143 terminated
+(SIGTERM)."""
 
 
 CompilePathsArg = Annotated[

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 EXIT_CODES = """\b
 Exit codes: 0 ok; 1 findings (--check, --require-fresh); 2 usage error (bad option,
 missing path, bad config); 3 the run could not finish everything (unreadable files, failed
-removals or writes); 130 interrupted."""
+removals or writes); 130 interrupted (Ctrl-C); 143 terminated (SIGTERM)."""
 
 
 class OutputFormat(str, enum.Enum):

@@ -96,9 +96,10 @@ def _in_the_way(exc: OSError, fd: int, name: str) -> Exception:
 def _write(task: dict[str, Any], data: bytes, mode: int) -> None:
     """``data`` into the task's cache, atomically (a temp file renamed into place).
 
-    As importlib's own write, with two differences. A full disk: up to 3.13.0 a short write
-    went unnoticed and the truncated file was renamed into place (gh-126606); here every
-    byte is written or the write fails and the temp file goes. A concurrent ``clean`` (or
+    As importlib's own write, with three differences. Everything happens inside the
+    directory ``_open_dirs`` reached without following a symlink. A full disk: up to 3.13.0 a
+    short write went unnoticed and the truncated file was renamed into place (gh-126606); here
+    every byte is written or the write fails and the temp file goes. A concurrent ``clean`` (or
     another writer) may remove ``__pycache__`` after it was made, or the temp file before the
     rename, or hold the same temp name: the write starts again, a few times, instead of
     failing.
@@ -108,7 +109,11 @@ def _write(task: dict[str, Any], data: bytes, mode: int) -> None:
     for attempt in range(_ATTEMPTS):
         # Digits only, as importlib's own names: debris a kill leaves is known for what it is.
         temp = f"{name}.{os.getpid()}{attempt}"
-        dir_fd = _open_dirs(task["anchor"], task["dirs"], task["create"])
+        try:
+            dir_fd = _open_dirs(task["anchor"], task["dirs"], task["create"])
+        except FileNotFoundError as exc:  # the __pycache__ just made was removed: again
+            error = exc
+            continue
         try:
             try:
                 mode_there = os.stat(name, dir_fd=dir_fd, follow_symlinks=False).st_mode

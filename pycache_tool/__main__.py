@@ -32,7 +32,31 @@ def run() -> None:
     except Terminated:
         sys.stderr.write("pycache-tool: terminated\n")
         sys.exit(143)
-    sys.exit(main())
+    code = main()
+    if code in (130, 143):
+        _end_children()
+    sys.exit(code)
+
+
+def _end_children() -> None:
+    """Stopped by a signal: end any child still running. Every part of the tool stops what it
+    started, but a signal that lands while ``subprocess.Popen`` starts a child (after the fork,
+    before Popen returns) leaves that child unknown to the code that asked for it. Linux lists
+    a process's children in /proc; elsewhere there is nothing to read."""
+    import contextlib
+    import glob
+    import os
+
+    for listing in glob.glob(f"/proc/{os.getpid()}/task/*/children"):
+        try:
+            with open(listing, encoding="ascii") as f:
+                pids = [int(pid) for pid in f.read().split()]
+        except (OSError, ValueError):
+            continue
+        for pid in pids:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,8 @@ class ExitCode(enum.IntEnum):
     FINDINGS = 1  # --check / --require-fresh found something
     USAGE = 2  # bad option, missing path, unusable interpreter or config
     INCOMPLETE = 3  # some files or directories could not be read
-    INTERRUPTED = 130
+    INTERRUPTED = 130  # SIGINT (Ctrl-C)
+    TERMINATED = 143  # SIGTERM: 128 + 15, as a shell reports a process the signal ended
 
 
 class PycacheToolError(Exception):
@@ -21,6 +22,11 @@ class PycacheToolError(Exception):
 
 class UsageError(PycacheToolError):
     pass
+
+
+class Terminated(BaseException):
+    """SIGTERM arrived. A BaseException, as KeyboardInterrupt is for SIGINT: it unwinds every
+    ``finally`` (workers are stopped, children killed) and no ``except Exception`` takes it."""
 
 
 def describe(exc: OSError) -> str:

@@ -51,6 +51,7 @@ OTHERS = [INTERPRETERS[v] for v in _OTHER_VERSIONS[:2]]
 CACHE_NAME = re.compile(r"\.py[co](\.\d+)?\Z")  # a cache file or a write's temp file
 DEBRIS = re.compile(r"\.pyc\.\d+\Z")
 INTERRUPTED = "pycache-tool: interrupted\n"
+TERMINATED = "pycache-tool: terminated\n"
 
 needs_proc = pytest.mark.skipif(
     not os.path.isdir("/proc/self"), reason="needs /proc to find the processes of a run"
@@ -365,10 +366,11 @@ def test_concurrent_compile_clean_audit_and_imports(tmp_path: Path) -> None:
 # What a clean running beside compile can do to a write, done at the worst moment, once per
 # cache file: remove the empty __pycache__ just made for it ("fresh_dir"), hold the temp name
 # (another writer's temp file, "taken"), remove the temp file before the rename ("raced"), or
-# remove the old cache between py_compile's exists() and isfile() ("between").
+# remove the old cache as the worker looks at it ("between"). The worker writes by name
+# inside a directory descriptor: /proc/self/fd tells which directory that is.
 RACING_CLEAN = """\
 import os, posix, re
-_open, _replace = posix.open, posix.replace
+_open, _replace, _stat = posix.open, posix.replace, posix.stat
 _done = set()
 TEMP = re.compile(r'\\.pyc\\.\\d+$')
 
@@ -379,29 +381,36 @@ def _first(kind, path):
     _done.add(key)
     return True
 
+def _full(path, dir_fd):
+    if dir_fd is None or not isinstance(path, str):
+        return path
+    return os.path.join(os.readlink('/proc/self/fd/%d' % dir_fd), path)
+
 def racing_open(path, flags, mode=0o777, *, dir_fd=None):
-    if isinstance(path, str) and TEMP.search(path) and flags & os.O_EXCL:
-        if '/fresh_dir/' in path and _first('dir', path):
-            os.rmdir(os.path.dirname(path))
-        if path.split('/')[-1].startswith('taken.') and _first('taken', path):
-            posix.close(_open(path, os.O_CREAT | os.O_WRONLY, 0o644))
+    full = _full(path, dir_fd)
+    if isinstance(full, str) and TEMP.search(full) and flags & os.O_EXCL:
+        if '/fresh_dir/' in full and _first('dir', full):
+            os.rmdir(os.path.dirname(full))
+        if full.split('/')[-1].startswith('taken.') and _first('taken', full):
+            posix.close(_open(full, os.O_CREAT | os.O_WRONLY, 0o644))
     return _open(path, flags, mode, dir_fd=dir_fd)
 
 def racing_replace(src, dst, *, src_dir_fd=None, dst_dir_fd=None):
-    if isinstance(src, str) and '/raced.' in src and _first('raced', src):
-        posix.unlink(src)
+    full = _full(src, src_dir_fd)
+    if isinstance(full, str) and '/raced.' in full and _first('raced', full):
+        posix.unlink(full)
     return _replace(src, dst, src_dir_fd=src_dir_fd, dst_dir_fd=dst_dir_fd)
 
-_isfile = os.path.isfile
-
-def racing_isfile(path):
-    if isinstance(path, str) and '/between.' in path and _first('between', path):
-        posix.unlink(path)
-    return _isfile(path)
+def racing_stat(path, *, dir_fd=None, follow_symlinks=True):
+    full = _full(path, dir_fd)
+    if isinstance(full, str) and '/between.' in full and full.endswith('.pyc'):
+        if _first('between', full):
+            posix.unlink(full)
+    return _stat(path, dir_fd=dir_fd, follow_symlinks=follow_symlinks)
 
 posix.open = os.open = racing_open
 posix.replace = os.replace = racing_replace
-os.path.isfile = racing_isfile
+posix.stat = os.stat = racing_stat
 """
 
 
@@ -425,6 +434,83 @@ def test_compile_outlasts_a_clean_racing_its_writes(tmp_path: Path) -> None:
     [held] = debris(root)  # the other writer's temp file: still there, still empty
     assert held.name.startswith(f"taken.{TAG}.pyc.") and held.read_bytes() == b""
     assert broken_caches(root) == []
+
+
+def _swap_for_links(stop: threading.Event, root: Path, outside: Path, swaps: list[int]) -> None:
+    """Until ``stop``: each package directory and each ``__pycache__`` in turn is moved aside,
+    a symlink to a directory outside the tree takes its name for a moment, and it comes back."""
+    turn = 0
+    while not stop.is_set():
+        k = turn % 10
+        pkg = root / f"pkg{k}"
+        for path, target in (
+            (pkg / "__pycache__", outside / f"cache{k}"),
+            (pkg, outside / f"pkg{k}"),
+        ):
+            aside = path.with_name(path.name + ".aside")
+            try:
+                os.rename(path, aside)
+            except OSError:
+                continue
+            with contextlib.suppress(OSError):
+                os.symlink(target, path)
+                time.sleep(0.001)
+            _put_back(aside, path)
+            swaps[0] += 1
+        turn += 1
+
+
+def _put_back(aside: Path, path: Path) -> None:
+    """The real directory returns to its name; whatever compile made there meanwhile (a new
+    ``__pycache__`` and its caches) joins it."""
+    while True:
+        if path.is_symlink():
+            path.unlink()
+        if not os.path.lexists(path):
+            with contextlib.suppress(FileExistsError, OSError):
+                os.rename(aside, path)
+                return
+            continue
+        for entry in path.iterdir():
+            with contextlib.suppress(OSError):
+                os.replace(entry, aside / entry.name)
+        with contextlib.suppress(OSError):
+            path.rmdir()
+
+
+def test_compile_never_writes_through_links_swapped_in(tmp_path: Path) -> None:
+    """While compile runs (again and again, --force), package directories and their
+    ``__pycache__`` are swapped for symlinks to directories outside the tree and back. No cache,
+    temp file or directory ever appears outside: every write is made inside a directory opened
+    from the root without following a link. Runs exit 0 or 3 (a source that was away), never
+    with a traceback, and the tree compiles fully once the swapping ends."""
+    root, outside = tmp_path / "proj", tmp_path / "outside"
+    make_tree(root, 200)
+    user = user_files(root)
+    for k in range(10):
+        (outside / f"cache{k}").mkdir(parents=True)
+        (outside / f"pkg{k}").mkdir()
+    before = sorted(outside.rglob("*"))
+    stop, swaps = threading.Event(), [0]
+    swapper = threading.Thread(target=_swap_for_links, args=(stop, root, outside, swaps))
+    swapper.start()
+    runs: list[subprocess.CompletedProcess[str]] = []
+    deadline = time.monotonic() + STRESS_SECONDS / 4
+    try:
+        while time.monotonic() < deadline or len(runs) < 3:
+            runs.append(tool("compile", "-j", "2", "--force", str(root)))
+    finally:
+        stop.set()
+        swapper.join()
+    leaked = sorted(outside.rglob("*"))
+    assert leaked == before, f"written outside: {sorted(set(leaked) - set(before))[:5]}"
+    assert swaps[0] > 0
+    bad = [r for r in runs if r.returncode not in (0, 3) or "Traceback" in r.stderr]
+    assert not bad, bad[0].stdout + bad[0].stderr
+    assert user_files(root) == user
+    done = tool("compile", str(root))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert tool("audit", "--require-fresh", str(root)).returncode == 0
 
 
 # --- SIGKILL -------------------------------------------------------------------------------
@@ -693,6 +779,71 @@ def test_sigint_while_asking_an_interpreter(tmp_path: Path, command: str) -> Non
     code, err = interrupt(run)
     assert (code, err) == (130, INTERRUPTED)
     wait_gone([p.pid for p in asked], limit=10)
+
+
+# --- SIGTERM, and a tool killed under its workers ----------------------------------------
+
+
+@needs_proc
+def test_sigterm_mid_compile(tmp_path: Path) -> None:
+    """SIGTERM to the tool alone (a supervisor stopping it: docker stop, systemd, kill) is
+    answered as Ctrl-C is: the workers finish the file in hand and stop, one line, exit 143;
+    no worker outlives the tool, no temp file or partial cache is left behind."""
+    root = tmp_path / "proj"
+    make_tree(root, 1000, functions=8)
+    user = user_files(root)
+    run = launch(tmp_path, "compile", "-j", "2", str(root))
+    wait_for(lambda: first_cache(root) or run.proc.poll() is not None, "the first cache")
+    workers = [p.pid for p in children(run.proc.pid)]
+    os.kill(run.proc.pid, signal.SIGTERM)
+    code = run.proc.wait(timeout=60)
+    assert (code, run.err.read_text()) == (143, TERMINATED)
+    assert workers and not {p.pid for p in processes()} & set(workers), "a worker outlived it"
+    assert 0 < len(caches(root)) < 1010, "compile was not stopped mid-way"
+    assert debris(root) == set() and broken_caches(root) == [] and user_files(root) == user
+
+
+@needs_proc
+@pytest.mark.parametrize("command", ["audit", "compile"])
+def test_sigterm_while_asking_an_interpreter(tmp_path: Path, command: str) -> None:
+    """SIGTERM while the tool waits for a --python: 143, one line, the interpreter ended; a
+    few times, since the signal may land while the interpreter's process is being started
+    (where subprocess itself would lose it)."""
+    slow = write(tmp_path / "slowpython", "#!/bin/sh\nexec sleep 60\n")
+    slow.chmod(0o755)
+    for _ in range(max(10, KILLS // 2)):
+        run = launch(tmp_path, command, "--python", str(slow), str(tmp_path))
+        asked: list[Process] = []
+
+        def started(run: Launched = run, asked: list[Process] = asked) -> bool:
+            asked[:] = [p for p in children(run.proc.pid) if p.cmdline.startswith("sleep")]
+            return bool(asked) or run.proc.poll() is not None
+
+        wait_for(started, "the interpreter to start")
+        os.kill(run.proc.pid, signal.SIGTERM)
+        assert (run.proc.wait(timeout=60), run.err.read_text()) == (143, TERMINATED)
+        wait_gone([p.pid for p in asked], limit=10)
+
+
+@needs_proc
+def test_workers_of_a_killed_tool_stop_after_the_file_in_hand(tmp_path: Path) -> None:
+    """SIGKILL of the tool alone: each worker finishes the file in hand (no temp file is left),
+    notices that its parent is gone (its answer finds no reader) and exits: at most one more
+    cache per worker appears after the kill, and then none."""
+    root = tmp_path / "proj"
+    make_tree(root, 1000, functions=8)
+    pycache_dirs = [root / f"pkg{k}" / "__pycache__" for k in range(10)]
+    run = launch(tmp_path, "compile", "-j", "2", str(root))
+    wait_for(lambda: first_cache(root) or run.proc.poll() is not None, "the first cache")
+    workers = [p.pid for p in children(run.proc.pid)]
+    run.proc.kill()
+    run.proc.wait()
+    at_kill = cache_inodes(pycache_dirs)
+    wait_gone(workers, limit=30)
+    after = cache_inodes(pycache_dirs)
+    assert len(workers) == 2 and len(after.keys() - at_kill.keys()) <= len(workers)
+    assert len(after) < 1000, "compile was not killed mid-way"
+    assert debris(root) == set() and broken_caches(root) == []
 
 
 # --- full disk and read-only trees ---------------------------------------------------------

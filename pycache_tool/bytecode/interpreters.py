@@ -136,10 +136,10 @@ print(json.dumps(info))
 """
 
 
-def query(executable: str) -> Interpreter:
-    """Ask ``executable`` once for its tag, magic and settings."""
+def query(executable: str, timeout: float | None = None) -> Interpreter:
+    """Ask ``executable`` once for its tag, magic and settings (see ``ask`` for ``timeout``)."""
     env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
-    return from_info(ask([executable], _QUERY, env), executable)
+    return from_info(ask([executable], _QUERY, env, timeout=timeout), executable)
 
 
 # ``-c`` puts the working directory first on sys.path: a json.py there must not answer.
@@ -150,41 +150,71 @@ if sys.path and sys.path[0] == "":
 """
 
 
-def ask(command: Sequence[str], code: str, env: Mapping[str, str] | None = None) -> Any:
+# Seconds an interpreter may take to answer a question when no --timeout says otherwise: a
+# start-up and a few lines of code, even on a loaded machine.
+QUERY_TIMEOUT = 60.0
+
+
+def ask(
+    command: Sequence[str],
+    code: str,
+    env: Mapping[str, str] | None = None,
+    *,
+    timeout: float | None = None,
+) -> Any:
     """Run ``code`` in the interpreter started as ``command``: the JSON on its last output line.
 
-    Errors name ``--python`` and the command, on one line.
+    It may take ``timeout`` seconds (None: QUERY_TIMEOUT). Errors name ``--python`` and the
+    command, on one line, whatever bytes the interpreter printed.
     """
-    return _answer(command, ["-c", OWN_MODULES_ONLY + code], env)
+    return _answer(command, ["-c", OWN_MODULES_ONLY + code], env, timeout)
 
 
-def ask_script(command: Sequence[str], script: str, env: Mapping[str, str] | None = None) -> Any:
+def ask_script(
+    command: Sequence[str],
+    script: str,
+    env: Mapping[str, str] | None = None,
+    *,
+    timeout: float | None = None,
+) -> Any:
     """Run the script file ``script`` in the interpreter started as ``command``: the JSON on
     its last output line, errors as ``ask`` gives them."""
-    return _answer(command, [script], env)
+    return _answer(command, [script], env, timeout)
 
 
-def _answer(command: Sequence[str], args: Sequence[str], env: Mapping[str, str] | None) -> Any:
+def _answer(
+    command: Sequence[str],
+    args: Sequence[str],
+    env: Mapping[str, str] | None,
+    timeout: float | None,
+) -> Any:
     shown = " ".join(command)
+    limit = QUERY_TIMEOUT if timeout is None else timeout
     try:
         done = subprocess.run(
             [*command, *args],
             capture_output=True,
-            text=True,
             env=env,
-            timeout=60,
+            timeout=limit,
             check=False,
         )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise UsageError(f"cannot run --python {shown}: {exc}") from None
+    except OSError as exc:
+        raise UsageError(f"cannot run --python {shown}: {exc.strerror or exc}") from None
+    except subprocess.TimeoutExpired:
+        raise UsageError(f"--python {shown} gave no answer in {limit:g} s") from None
     if done.returncode != 0:
-        last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        last = (_lines(done.stderr) or ["no output"])[-1]
         raise UsageError(f"--python {shown} failed: {last}")
     try:
         # The last line: start-up code (sitecustomize, a .pth file) may have printed before.
-        return json.loads((done.stdout.strip().splitlines() or [""])[-1])
+        return json.loads((_lines(done.stdout) or [""])[-1])
     except ValueError:
         raise UsageError(f"--python {shown} did not answer like a Python interpreter") from None
+
+
+def _lines(output: bytes) -> list[str]:
+    """An interpreter's output as lines of text; bytes that are not UTF-8 are shown as \\xNN."""
+    return output.decode("utf-8", "backslashreplace").strip().splitlines()
 
 
 def from_info(data: Any, executable: str) -> Interpreter:

@@ -14,7 +14,7 @@ import typer
 from pycache_tool import __version__
 from pycache_tool.cli import audit, clean, compile, doctor, importtime
 from pycache_tool.cli.options import EXIT_CODES
-from pycache_tool.errors import ExitCode, PycacheToolError
+from pycache_tool.errors import ExitCode, PycacheToolError, Terminated
 
 app = typer.Typer(
     name="pycache-tool",
@@ -68,6 +68,9 @@ def main(argv: Optional[list[str]] = None) -> int:
     except KeyboardInterrupt:
         print("pycache-tool: interrupted", file=sys.stderr)
         return int(ExitCode.INTERRUPTED)
+    except Terminated:  # SIGTERM, which only the script entry point turns into this
+        print("pycache-tool: terminated", file=sys.stderr)
+        return int(ExitCode.TERMINATED)
     except BrokenPipeError:
         return _reader_gone()
     except SystemExit as exc:

@@ -26,7 +26,7 @@ from pycache_tool.errors import ExitCode
 EXIT_CODES = """\b
 Exit codes: 0 ok; 1 findings (--check, --require-fresh); 2 usage error (bad option, missing
 path, bad config); 3 the run could not read everything (unreadable files or archives);
-130 interrupted."""
+130 interrupted (Ctrl-C); 143 terminated (SIGTERM)."""
 
 
 def audit(

@@ -30,7 +30,8 @@ if TYPE_CHECKING:
 
 EXIT_CODES = """\b
 Exit codes: 0 ok (a dry run too); 2 usage error (bad option, missing path, bad config); 3 not
-everything could be removed or read (failed removals, unreadable files); 130 interrupted."""
+everything could be removed or read (failed removals, unreadable files); 130 interrupted
+(Ctrl-C); 143 terminated (SIGTERM)."""
 
 
 def clean(

@@ -19,6 +19,7 @@ from pycache_tool.cli.options import (
     QuietOpt,
     at_least,
     check_loudness,
+    more_than,
     settings,
     show_progress,
     targets,
@@ -35,7 +36,8 @@ class InvalidationMode(str, enum.Enum):
 EXIT_CODES = """\b
 Exit codes: 0 ok; 1 some sources failed to compile (syntax or encoding errors, listed as
 path:line:col: message); 2 usage error; 3 not everything could be done (I/O errors, a
-worker that died or hung, unreadable directories); 130 interrupted."""
+worker that died or hung, unreadable directories); 130 interrupted (Ctrl-C); 143 terminated
+(SIGTERM)."""
 
 
 CompilePathsArg = Annotated[
@@ -116,12 +118,15 @@ PycachePrefixOpt = Annotated[
     ),
 ]
 TimeoutOpt = Annotated[
-    float,
+    Optional[float],
     typer.Option(
         "--timeout",
         metavar="SECONDS",
-        help="Kill a worker that spends longer on one file (0: no limit).",
-        callback=at_least(0),
+        help="Kill a worker that spends longer on one file, and give up on a --python that"
+        " takes longer to answer (default: no limit per file, as compileall: a slow machine"
+        " never fails a build; a minute per answer).",
+        show_default=False,
+        callback=more_than(0),
     ),
 ]
 DryRunOpt = Annotated[
@@ -146,7 +151,7 @@ def compile_command(
     pycache_prefix: PycachePrefixOpt = None,
     exclude: ExcludeOpt = None,
     no_ignore: NoIgnoreOpt = False,
-    timeout: TimeoutOpt = 60.0,
+    timeout: TimeoutOpt = None,
     dry_run: DryRunOpt = False,
     deep: Annotated[
         bool,
@@ -196,7 +201,7 @@ def compile_command(
         timeout=timeout,
         deep=deep,
     )
-    chosen_targets = targets(chosen) or [interpreters.current()]
+    chosen_targets = targets(chosen, timeout) or [interpreters.current()]
     bar = ProgressBar() if show_progress() and not dry_run else None
     try:
         result = compile_trees(paths, chosen_targets, options, bar)

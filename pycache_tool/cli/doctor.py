@@ -14,7 +14,7 @@ from pycache_tool.errors import ExitCode
 EXIT_CODES = """\b
 Exit codes: 0 ok (warnings too, unless --check); 1 warnings under --check; 2 usage error
 (bad option, an interpreter that does not run or is older than 3.8); 3 part of a location
-could not be read; 130 interrupted."""
+could not be read; 130 interrupted (Ctrl-C); 143 terminated (SIGTERM)."""
 
 
 def doctor(

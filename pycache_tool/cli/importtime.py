@@ -21,7 +21,7 @@ EXIT_CODES = """\b
 Exit codes: 0 ok; 2 usage error (bad option or module name, an interpreter older than 3.8
 or without -X importtime, a module loaded before -X importtime reports); 3 the module could
 not be measured (it failed to import: the child's last error line is shown; a run outlived
---timeout); 130 interrupted."""
+--timeout); 130 interrupted (Ctrl-C); 143 terminated (SIGTERM)."""
 
 
 def importtime(

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 EXIT_CODES = """\b
 Exit codes: 0 ok; 1 findings (--check, --require-fresh); 2 usage error (bad option,
 missing path, bad config); 3 the run could not finish everything (unreadable files, failed
-removals or writes); 130 interrupted."""
+removals or writes); 130 interrupted (Ctrl-C); 143 terminated (SIGTERM)."""
 
 
 class OutputFormat(str, enum.Enum):
@@ -82,7 +82,17 @@ def at_least(low: int, high: Optional[int] = None) -> Callable[[typer.CallbackPa
     Unlike click's own ranges this also refuses nan and infinity, and it words the error the way
     every other usage error of the tool is worded.
     """
+    return _in_range(low, high, above=False)
 
+
+def more_than(low: int) -> Callable[[typer.CallbackParam, Any], Any]:
+    """As ``at_least``, for a bound the value must exceed: ``--timeout`` above 0."""
+    return _in_range(low, None, above=True)
+
+
+def _in_range(
+    low: int, high: Optional[int], *, above: bool
+) -> Callable[[typer.CallbackParam, Any], Any]:
     def check(param: typer.CallbackParam, value: Any) -> Any:
         # value: an int, a float, None (not given) or a list of ints (a repeatable option)
         name = param.opts[0] if param.opts else str(param.name)
@@ -93,6 +103,8 @@ def at_least(low: int, high: Optional[int] = None) -> Callable[[typer.CallbackPa
                 raise UsageError(f"{name} must be a finite number, not {number}")
             if high is not None and not low <= number <= high:
                 raise UsageError(f"{name} must be between {low} and {high}, not {number}")
+            if above and number <= low:
+                raise UsageError(f"{name} must be above {low}, not {number:g}")
             if number < low:
                 raise UsageError(
                     f"{name} must not be negative" if low == 0 else f"{name} must be at least {low}"
@@ -140,11 +152,12 @@ def settings(
     )
 
 
-def targets(chosen: Settings) -> "list[Interpreter]":
-    """The target interpreters named by ``--python`` and ``--tag``; each at most once."""
+def targets(chosen: Settings, timeout: Optional[float] = None) -> "list[Interpreter]":
+    """The target interpreters named by ``--python`` and ``--tag``; each at most once. Each
+    ``--python`` may take ``timeout`` seconds to answer (None: the usual minute)."""
     from pycache_tool.bytecode import interpreters
 
-    found = [interpreters.query(exe) for exe in chosen.pythons]
+    found = [interpreters.query(exe, timeout) for exe in chosen.pythons]
     found += [interpreters.from_tag(t) for t in chosen.tags]
     names = [t.name for t in found]
     duplicate = next((n for n in names if names.count(n) > 1), None)

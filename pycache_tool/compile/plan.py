@@ -4,41 +4,34 @@ The plan comes from the one walker and the one classifier (``Scan`` with ``colle
 a source needs compiling for a target and level unless it has a cache there that the target
 loads, that matches the source, and that was written in the requested invalidation mode.
 
-The work runs in a pool of the target's own processes (``worker.py``): its magic
-number, cache tag, SipHash and marshal format are its own. They are fed batches of paths over
-a pipe, largest sources first so that no worker is left with a big file at the end, and
-answer file by file, so a worker that dies or hangs is known to the file and replaced.
+A cache whose ``__pycache__`` is a symlink (or no directory), or that is itself no regular
+file, is never written: it is reported as skipped, with the reason.
+
+The work runs in a pool of the target's own processes (``pool.py``, ``worker.py``): its
+magic number, cache tag, SipHash and marshal format are its own.
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
+import math
 import os
-import selectors
-import signal
-import subprocess
 import time
-from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal, NamedTuple
 
 from pycache_tool.bytecode import interpreters
 from pycache_tool.bytecode.interpreters import Interpreter, version_key
 from pycache_tool.bytecode.pyc import INVALIDATION_MODES, Invalidation
+from pycache_tool.compile.pool import Outcome, Pool, Progress, Task
 from pycache_tool.errors import UsageError
 from pycache_tool.scanning.coverage import Need, covers
 from pycache_tool.scanning.records import Record, Status
 from pycache_tool.scanning.scan import Scan
 
 MODES = INVALIDATION_MODES
-# Why a file was not compiled: the source's fault, the file system's, or its worker died or hung.
+# "syntax": the source's fault; "io": the file system's; "worker": it died, hung, never started
 ErrorKind = Literal["syntax", "io", "worker"]
-WORKER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "worker.py")
-DEFAULT_TIMEOUT = 60.0
-
-Progress = Callable[[str, int, int], None]  # (target name, files done, files planned)
 
 
 @dataclass(frozen=True)
@@ -57,7 +50,9 @@ class Options:
     exclude: tuple[str, ...] = ()
     use_ignore_files: bool = True
     dry_run: bool = False
-    timeout: float = DEFAULT_TIMEOUT  # seconds a worker may spend on one file; 0: no limit
+    # Seconds a worker may spend on one file, and an interpreter on answering a question;
+    # None: no limit per file (as compileall), and interpreters.QUERY_TIMEOUT for questions.
+    timeout: float | None = None
     deep: bool = False  # also rewrite fresh caches whose code after the header is damaged
 
 
@@ -78,8 +73,11 @@ class TargetResult:
     roots: list[str]
     levels: tuple[int, ...]
     sources: int = 0  # (source, level) pairs walked
-    fresh: int = 0  # of those, already fresh in the requested mode: skipped
+    fresh: int = 0  # of those, already fresh in the requested mode: left alone (none with force)
     planned: list[Need] = field(default_factory=list)  # what needed (or would need) writing
+    # Caches never written, with the reason in ``blocked``: a symlinked __pycache__ found by
+    # the walk, or a symlink met while writing.
+    skipped: list[Need] = field(default_factory=list)
     compiled: int = 0
     errors: list[CompileError] = field(default_factory=list)
     unreadable: list[Record] = field(default_factory=list)  # what the walk could not read
@@ -116,6 +114,12 @@ def default_mode(explicit: str | None) -> Invalidation:
     return "checked-hash" if os.environ.get("SOURCE_DATE_EPOCH") else "timestamp"
 
 
+def check_timeout(timeout: float | None) -> None:
+    """None, or a finite number of seconds above 0 (nan would disable every comparison)."""
+    if timeout is not None and not (math.isfinite(timeout) and timeout > 0):
+        raise UsageError(f"--timeout must be a number of seconds above 0, not {timeout:g}")
+
+
 def check_target(target: Interpreter) -> None:
     if target.implementation not in ("cpython", "pypy") or version_key(target.version) < (3, 8):
         raise UsageError(
@@ -133,11 +137,11 @@ _PATHS_QUERY = (
 )
 
 
-def target_dirs(target: Interpreter) -> tuple[list[str], str | None]:
+def target_dirs(target: Interpreter, timeout: float | None = None) -> tuple[list[str], str | None]:
     """The target's own site-packages directories and its standard library."""
     assert target.executable is not None
     env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
-    answer = interpreters.ask([target.executable], _PATHS_QUERY, env)
+    answer = interpreters.ask([target.executable], _PATHS_QUERY, env, timeout=timeout)
     try:
         purelib, platlib, stdlib = answer
     except (TypeError, ValueError):
@@ -178,13 +182,16 @@ def compile_trees(
             raise UsageError(f"optimization level {level} is not 0, 1 or 2")
     if options.jobs is not None and options.jobs < 1:
         raise UsageError("--jobs must be at least 1")
+    check_timeout(options.timeout)
     strip = os.path.abspath(options.strip_prefix) if options.strip_prefix else None
     for target in targets:
         check_target(target)
     plans = []
     for target in targets:
         site, stdlib = (
-            target_dirs(target) if options.site_packages or options.stdlib else ([], None)
+            target_dirs(target, options.timeout)
+            if options.site_packages or options.stdlib
+            else ([], None)
         )
         roots = [os.path.abspath(p) for p in paths]
         if options.site_packages:
@@ -205,7 +212,7 @@ def compile_trees(
         )
         if not options.dry_run and result.planned:
             started = time.perf_counter()
-            _run_pool(result, mode, options, strip, progress)
+            _run(result, mode, options, strip, progress)
             result.seconds = time.perf_counter() - started
         results.append(result)
     return CompileResult(mode, options.dry_run, options.force, results)
@@ -253,11 +260,12 @@ def _plan(
             units.append(need)
     result.sources = len(units)
     for need in units:
-        if covers(need.record, mode):  # what the scan counted as coverage
+        if need.blocked:
+            result.skipped.append(need)
+        elif covers(need.record, mode) and not options.force:  # what the scan counts as fresh
             result.fresh += 1
-            if not options.force:
-                continue
-        result.planned.append(need)
+        else:
+            result.planned.append(need)
     result.planned.sort(key=lambda n: (-n.size, n.source, n.level))
     return result
 
@@ -272,236 +280,74 @@ def need_reason(need: Need, mode: Invalidation, force: bool) -> str:
     return record.reason
 
 
-class _Worker:
-    """One process of the target interpreter, and the files it has been handed."""
-
-    def __init__(self, target: Interpreter, mode: str) -> None:
-        assert target.executable is not None
-        env = dict(os.environ)
-        # Set and frozenset constants are marshalled in hash order before 3.11: a fixed seed
-        # makes hash-based pycs byte-identical from run to run (bpo-37596).
-        env["PYTHONHASHSEED"] = "0"
-        env["PYTHONDONTWRITEBYTECODE"] = "1"
-        self.proc = subprocess.Popen(
-            [target.executable, "-s", "-B", WORKER, mode],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env=env,
-            cwd=os.path.dirname(WORKER),
-        )
-        assert self.proc.stdin and self.proc.stdout and self.proc.stderr
-        self.stdin = self.proc.stdin
-        self.out_fd = self.proc.stdout.fileno()
-        self.err_fd = self.proc.stderr.fileno()
-        os.set_blocking(self.out_fd, False)
-        os.set_blocking(self.err_fd, False)
-        self.buffer = b""
-        self.stderr_tail = b""
-        self.ready = False
-        self.outstanding: deque[tuple[int, Need]] = deque()
-        self.last = time.monotonic()  # when it last answered (or was handed work while idle)
-
-    def send(self, batch: list[tuple[int, Need]], dfiles: list[str | None]) -> None:
-        if not self.outstanding:
-            self.last = time.monotonic()
-        self.outstanding.extend(batch)
-        line = json.dumps(
-            [
-                [ident, need.source, need.cache, dfile, need.level]
-                for (ident, need), dfile in zip(batch, dfiles)
-            ]
-        )
-        self.stdin.write(line.encode("ascii") + b"\n")
-        self.stdin.flush()
-
-    def describe_end(self) -> str:
-        code = self.proc.poll()
-        if code is None:
-            how = "stopped"
-        elif code < 0:
-            try:
-                how = f"killed by {signal.Signals(-code).name}"
-            except ValueError:
-                how = f"killed by signal {-code}"
-        else:
-            how = f"exited with status {code}"
-        tail = self.stderr_tail.decode("utf-8", "replace").strip().splitlines()
-        return how + (f" ({tail[-1].strip()})" if tail else "")
-
-    def close(self, wait: float, stop: bool = False) -> None:
-        """End of input: a worker finishes the file in hand (never half-written), then exits.
-
-        ``stop``: also skip what is still queued in its pipe (SIGTERM, which it handles).
-        """
-        if stop and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.stdin.close()
-        except OSError:
-            pass
-        try:
-            self.proc.wait(timeout=wait)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        for stream in (self.proc.stdout, self.proc.stderr):
-            if stream is not None:
-                stream.close()
-
-
-def _cpu_count() -> int:
-    if hasattr(os, "sched_getaffinity"):
-        return max(1, len(os.sched_getaffinity(0)))
-    return os.cpu_count() or 1
-
-
-def _run_pool(
+def _run(
     result: TargetResult,
     mode: str,
     options: Options,
     strip: str | None,
     progress: Progress | None,
 ) -> None:
-    """Compile ``result.planned`` in a pool of the target's processes; fill in the outcome."""
+    """Write ``result.planned`` in a pool of the target's processes; fill in the outcome."""
     target = result.target
-    name = target.name
-    total = len(result.planned)
-    queue: deque[tuple[int, Need]] = deque(enumerate(result.planned))
-    remaining = sum(n.size for n in result.planned)
-    jobs = min(options.jobs or _cpu_count(), total)
-    result.workers = jobs
-    timeout = options.timeout if options.timeout > 0 else None
-    done = 0
-    selector = selectors.DefaultSelector()
-    workers: list[_Worker] = []
+    assert target.executable is not None
+    prefix = _prefix_anchor(options.pycache_prefix or target.pycache_prefix or None)
+    tasks = [
+        _task(need, result.roots, prefix, baked_path(need.source, strip, options.prepend_prefix))
+        for need in result.planned
+    ]
+    pool = Pool(
+        target.name,
+        target.executable,
+        mode,
+        tasks,
+        jobs=options.jobs,
+        timeout=options.timeout,
+        progress=progress,
+    )
+    result.workers = pool.jobs
+    for need, outcome in zip(result.planned, pool.run()):
+        _record(result, need, outcome)
 
-    def spawn() -> None:
-        worker = _Worker(target, mode)
-        workers.append(worker)
-        selector.register(worker.out_fd, selectors.EVENT_READ, (worker, False))
-        selector.register(worker.err_fd, selectors.EVENT_READ, (worker, True))
 
-    def retire(worker: _Worker, why: str) -> None:
-        """A worker died or hung: blame the file in hand, hand the rest to another."""
-        nonlocal done
-        for fd in (worker.out_fd, worker.err_fd):
-            with contextlib.suppress(KeyError, ValueError):
-                selector.unregister(fd)
-        workers.remove(worker)
-        if worker.proc.poll() is None:
-            worker.proc.kill()
-        worker.close(wait=5)
-        message = why if why else f"the {name} worker {worker.describe_end()}"
-        if not worker.ready:
-            # It never started: no other worker of this interpreter will either.
-            lost = list(worker.outstanding) + list(queue)
-            queue.clear()
-            message = f"cannot start a {name} worker: {worker.describe_end()}"
-        elif worker.outstanding:
-            lost = [worker.outstanding.popleft()]
-            queue.extendleft(reversed(worker.outstanding))
-        else:
-            lost = []
-        for _, need in lost:
-            result.errors.append(
-                CompileError(need.source, need.cache, name, need.level, "worker", message)
+def _record(result: TargetResult, need: Need, outcome: Outcome) -> None:
+    if outcome.kind == "ok":
+        result.compiled += 1
+    elif outcome.kind == "skipped":
+        result.skipped.append(need._replace(blocked=outcome.message))
+    else:
+        result.errors.append(
+            CompileError(
+                need.source,
+                need.cache,
+                result.target.name,
+                need.level,
+                outcome.kind,
+                outcome.message,
+                outcome.line,
+                outcome.column,
             )
-            done += 1
-        if queue and len(workers) < jobs:
-            spawn()
+        )
 
-    def feed(worker: _Worker) -> None:
-        nonlocal remaining
-        # Small batches at the end: the last files are spread over every worker.
-        budget = max(remaining // (jobs * 4), 1)
-        batch: list[tuple[int, Need]] = []
-        size = 0
-        while queue and len(batch) < 64 and (not batch or size + queue[0][1].size <= budget):
-            item = queue.popleft()
-            batch.append(item)
-            size += item[1].size
-        remaining -= size
-        dfiles = [baked_path(n.source, strip, options.prepend_prefix) for _, n in batch]
-        try:
-            worker.send(batch, dfiles)
-        except OSError:
-            retire(worker, "")
 
-    try:
-        for _ in range(jobs):
-            spawn()
-        while workers and (queue or any(w.outstanding for w in workers)):
-            for worker in workers.copy():  # feeding may retire one
-                # Keep the next batch waiting in the pipe while the last file is compiled.
-                if queue and worker in workers and len(worker.outstanding) <= 1:
-                    feed(worker)
-            wait = None
-            if timeout is not None:
-                busy = [w.last for w in workers if w.outstanding]
-                if busy:
-                    wait = max(0.0, min(busy) + timeout - time.monotonic())
-            for key, _ in selector.select(wait):
-                worker, is_err = key.data
-                if worker not in workers:
-                    continue
-                try:
-                    chunk = os.read(key.fd, 65536)
-                except BlockingIOError:
-                    continue
-                except OSError:
-                    chunk = b""
-                if is_err:
-                    worker.stderr_tail = (worker.stderr_tail + chunk)[-2000:]
-                    if not chunk:
-                        selector.unregister(key.fd)
-                    continue
-                if not chunk:  # it closed its output: it has exited, or is about to
-                    with contextlib.suppress(subprocess.TimeoutExpired):
-                        worker.proc.wait(timeout=5)
-                    retire(worker, "")
-                    continue
-                worker.buffer += chunk
-                *lines, worker.buffer = worker.buffer.split(b"\n")
-                for line in lines:
-                    try:
-                        answer = json.loads(line)
-                    except ValueError:
-                        continue  # not ours: something in the target's start-up printed it
-                    if isinstance(answer, dict):
-                        worker.ready = True
-                        continue
-                    worker.last = time.monotonic()
-                    ident, need = worker.outstanding.popleft()
-                    assert ident == answer[0], "worker answers out of order"
-                    done += 1
-                    if answer[1] == "ok":
-                        result.compiled += 1
-                    else:
-                        kind: ErrorKind = "syntax" if answer[1] == "syntax" else "io"
-                        line_no, column = (
-                            (answer[3], answer[4]) if kind == "syntax" else (None, None)
-                        )
-                        result.errors.append(
-                            CompileError(
-                                need.source, need.cache, name, need.level, kind, answer[2],
-                                line_no, column,
-                            )
-                        )  # fmt: skip
-                    if progress is not None:
-                        progress(name, done, total)
-            if timeout is not None:
-                now = time.monotonic()
-                for worker in workers.copy():
-                    if worker.outstanding and now - worker.last > timeout:
-                        retire(worker, f"timed out: no result after {timeout:g} s; worker killed")
-        for worker in workers:
-            worker.close(wait=30)
-    finally:
-        # Interrupted (or failed): the workers finish the file in hand and see end of input.
-        for worker in workers:
-            if worker.proc.returncode is None:
-                worker.close(wait=10, stop=True)
-        selector.close()
-    if progress is not None:
-        progress(name, done, total)
+def _prefix_anchor(prefix: str | None) -> str | None:
+    """The nearest directory at or above the pycache_prefix that exists (None: no prefix): the
+    worker starts there, as named, and makes the rest without following a symlink."""
+    if prefix is None:
+        return None
+    anchor = os.path.abspath(prefix)
+    while not os.path.isdir(anchor) and os.path.dirname(anchor) != anchor:
+        anchor = os.path.dirname(anchor)
+    return anchor
+
+
+def _task(need: Need, roots: list[str], prefix: str | None, dfile: str | None) -> Task:
+    """Where the worker writes ``need.cache``: below the root the walk found it in (only
+    ``__pycache__`` may be made), or below the prefix's anchor (every directory may be)."""
+    directory, name = os.path.split(need.cache)
+    if prefix is not None:
+        anchor = prefix
+    else:
+        anchor = max((r for r in roots if _under(directory, r)), key=len)
+    dirs = tuple(p for p in os.path.relpath(directory, anchor).split(os.sep) if p != ".")
+    create = len(dirs) if prefix is not None else 1
+    return Task(need.source, need.size, need.level, dfile, anchor, dirs, create, name)

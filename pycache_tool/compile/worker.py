@@ -4,142 +4,205 @@ It imports nothing from pycache_tool (the target may not have it installed), onl
 standard library, and must stay valid Python 3.8: no newer syntax, no runtime generics.
 
 Protocol, over its stdin and stdout (one JSON document per line, ASCII):
-- on start it writes ``{"ready": [magic, cache_tag]}``;
-- the parent writes batches: a list of ``[id, source, cfile, dfile or null, level]``;
-- the worker answers every item as soon as it is done, in order, so the parent knows which
-  file it is working on (and whom to blame if it dies or hangs):
-  ``[id, "ok"]``, ``[id, "syntax", message, line, column]``, ``[id, "os", message]`` or
-  ``[id, "error", message]``;
-- end of input, or SIGTERM (after the file in hand): the worker exits.
+- on start it writes ``{"ready": true, "magic": M, "tag": T}``;
+- the parent writes batches: a list of tasks ``{"id", "source", "dfile", "level", "anchor",
+  "dirs", "create", "name"}``: compile ``source`` into the file ``name`` of the directory
+  ``anchor/dirs...``, of which the last ``create`` directories may be made;
+- the worker answers every task as soon as it is done, in order, so the parent knows which
+  file it is working on (and whom to blame if it dies or hangs): ``{"id", "outcome"}`` with
+  outcome "ok", "syntax" (with "message", "line", "column"), "io" or "skipped" (with
+  "message");
+- end of input, SIGTERM, or a parent that went away: the worker exits after the file in hand.
 
-``py_compile.compile`` writes atomically (a temp file renamed into place), so a worker
-stopped at any point leaves either the old cache or the new one, never half of one. The
-write itself is this module's ``_write_atomic`` (see there for why).
+Every write is made inside a directory opened without following symlinks, reached from the
+anchor (a real directory: a root of the scan, or the pycache_prefix) one name at a time; the
+cache's temp file is created there with O_EXCL|O_NOFOLLOW and renamed into place by name in
+that same directory. A symlink swapped in anywhere on the path after the scan cannot redirect
+a write: the task is skipped. A worker stopped at any point leaves the old cache or the new
+one, never half of one.
 """
 
 from __future__ import annotations  # annotations stay strings: 3.8 never evaluates them
 
-import importlib._bootstrap_external
+import errno
+import importlib._bootstrap_external as _external
 import importlib.util
 import json
 import os
-import py_compile
 import signal
+import stat
 import sys
 import warnings
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 _ATTEMPTS = 5
+_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+_DIRECTORY = os.O_RDONLY | os.O_DIRECTORY | _CLOEXEC
+_BELOW = _DIRECTORY | os.O_NOFOLLOW  # every directory below the anchor
+_TEMP = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | _CLOEXEC
 
 
-def _write_atomic(path: str, data: bytes, mode: int = 0o666) -> None:
-    """importlib's atomic write (temp file, then ``os.replace``), made safe for two cases.
+class Skip(Exception):
+    """The cache is not this run's to write: a symlink (or not a directory) is in the way."""
 
-    - A full disk: up to 3.13.0 a short write went unnoticed and the truncated file was renamed
-      into place, a cache that makes the next import fail (gh-126606). Every byte is written
-      here, or the write fails and the temp file goes.
-    - A concurrent ``clean`` (or another writer): it may remove ``__pycache__`` after
-      py_compile made it, or the temp file before the rename, or hold the same temp name. The
-      write starts again, a few times, instead of failing.
+
+def _open_dirs(anchor: str, dirs: list[str], create: int) -> int:
+    """A descriptor of ``anchor/dirs...``, each name opened inside the last without following
+    a symlink; the last ``create`` names are made when missing (``__pycache__``, the
+    directories of a pycache_prefix tree)."""
+    fd = os.open(anchor, _DIRECTORY)
+    try:
+        for index, name in enumerate(dirs):
+            child = _open_below(fd, name, index >= len(dirs) - create)
+            os.close(fd)
+            fd = child
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _open_below(fd: int, name: str, may_create: bool) -> int:
+    try:
+        return os.open(name, _BELOW, dir_fd=fd)
+    except FileNotFoundError:
+        if not may_create:
+            raise
+    except OSError as exc:
+        raise _in_the_way(exc, fd, name) from None
+    try:
+        os.mkdir(name, dir_fd=fd)  # never follows a symlink: one there is EEXIST
+    except FileExistsError:
+        pass  # made by another writer meanwhile, or something else is there: open says which
+    try:
+        return os.open(name, _BELOW, dir_fd=fd)
+    except OSError as exc:
+        raise _in_the_way(exc, fd, name) from None
+
+
+def _in_the_way(exc: OSError, fd: int, name: str) -> Exception:
+    """ELOOP or ENOTDIR on a directory on the path: a Skip that says what is there."""
+    if exc.errno not in (errno.ELOOP, errno.ENOTDIR):
+        return exc
+    try:
+        mode = os.stat(name, dir_fd=fd, follow_symlinks=False).st_mode
+    except OSError:
+        return exc
+    if stat.S_ISLNK(mode):
+        return Skip(f"{name} is a symlink: never written through")
+    return Skip(f"{name} is not a directory")
+
+
+def _write(task: dict[str, Any], data: bytes, mode: int) -> None:
+    """``data`` into the task's cache, atomically (a temp file renamed into place).
+
+    As importlib's own write, with three differences. Everything happens inside the
+    directory ``_open_dirs`` reached without following a symlink. A full disk: up to 3.13.0 a
+    short write went unnoticed and the truncated file was renamed into place (gh-126606); here
+    every byte is written or the write fails and the temp file goes. A concurrent ``clean`` (or
+    another writer) may remove ``__pycache__`` after it was made, or the temp file before the
+    rename, or hold the same temp name: the write starts again, a few times, instead of
+    failing.
     """
+    name = task["name"]
     error: OSError | None = None
     for attempt in range(_ATTEMPTS):
         # Digits only, as importlib's own names: debris a kill leaves is known for what it is.
-        temp = f"{path}.{os.getpid()}{attempt}"
+        temp = f"{name}.{os.getpid()}{attempt}"
         try:
-            fd = os.open(temp, os.O_EXCL | os.O_CREAT | os.O_WRONLY, mode & 0o666)
-        except FileExistsError as exc:  # another writer's temp file: take another name
+            dir_fd = _open_dirs(task["anchor"], task["dirs"], task["create"])
+        except FileNotFoundError as exc:  # the __pycache__ just made was removed: again
             error = exc
-            continue
-        except FileNotFoundError as exc:  # __pycache__ was removed: make it again
-            error = exc
-            try:
-                os.mkdir(os.path.dirname(path))  # that level only: never a source directory
-            except FileExistsError:
-                pass
             continue
         try:
             try:
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(fd, view) :]
-            finally:
-                os.close(fd)
-            os.replace(temp, path)
-            return
-        except FileNotFoundError as exc:  # the temp file was removed before the rename
-            error = exc
-        except BaseException:
-            try:
-                os.unlink(temp)
-            except OSError:
+                mode_there = os.stat(name, dir_fd=dir_fd, follow_symlinks=False).st_mode
+            except FileNotFoundError:
                 pass
-            raise
+            else:
+                if not stat.S_ISREG(mode_there):
+                    raise Skip("not a regular file: never written through")
+            try:
+                fd = os.open(temp, _TEMP, mode & 0o666, dir_fd=dir_fd)
+            except (FileExistsError, FileNotFoundError) as exc:
+                error = exc  # another writer's temp name, or the directory was removed
+                continue
+            try:
+                try:
+                    view = memoryview(data)
+                    while view:
+                        view = view[os.write(fd, view) :]
+                finally:
+                    os.close(fd)
+                os.replace(temp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+                return
+            except FileNotFoundError as exc:  # the temp file (or its directory) was removed
+                error = exc
+            except BaseException:
+                try:
+                    os.unlink(temp, dir_fd=dir_fd)
+                except OSError:
+                    pass
+                raise
+        finally:
+            os.close(dir_fd)
     assert error is not None
     raise error
 
 
-# py_compile writes through this very name (3.4+, PyPy too).
-importlib._bootstrap_external._write_atomic = _write_atomic  # type: ignore[attr-defined]
+def _outcome(task: dict[str, Any], invalidation: str) -> dict[str, Any]:
+    """What happened to one task, as the protocol answers it."""
+    source = task["source"]
+    answer: dict[str, Any] = {"id": task["id"], "outcome": "ok"}
+    try:
+        with open(source, "rb") as f:  # a symlinked source is followed, as import does
+            st = os.fstat(f.fileno())  # before reading: an edit meanwhile leaves the pyc stale
+            data = f.read()
+    except OSError as exc:
+        answer.update(outcome="io", message=_os_error(exc, source))
+        return answer
+    try:
+        code = compile(
+            data, task["dfile"] or source, "exec", dont_inherit=True, optimize=task["level"]
+        )
+    except SyntaxError as exc:  # also IndentationError, bad encodings
+        message = f"{type(exc).__name__}: {exc.msg}"
+        answer.update(outcome="syntax", message=message, line=exc.lineno, column=exc.offset)
+        return answer
+    except Exception as exc:  # a null byte before 3.12 (ValueError), and the like
+        message = f"{type(exc).__name__}: {exc}"
+        answer.update(outcome="syntax", message=message, line=None, column=None)
+        return answer
+    if invalidation == "timestamp":
+        pyc = _external._code_to_timestamp_pyc(code, st.st_mtime, st.st_size)  # type: ignore[attr-defined]
+    else:
+        checked = invalidation == "checked-hash"
+        source_hash = importlib.util.source_hash(data)
+        pyc = _external._code_to_hash_pyc(code, source_hash, checked)  # type: ignore[attr-defined]
+    try:
+        # The source's permissions, writable by its owner: importlib's own rule.
+        _write(task, bytes(pyc), st.st_mode | 0o200)
+    except Skip as exc:
+        answer.update(outcome="skipped", message=str(exc))
+    except OSError as exc:  # named by the cache, never by its temp file
+        answer.update(outcome="io", message=_os_error(exc, _cache(task)))
+    except Exception as exc:  # one bad file must not take the batch down
+        answer.update(outcome="io", message=f"{type(exc).__name__}: {exc}")
+    return answer
+
+
+def _os_error(exc: OSError, path: str) -> str:
+    return f"{type(exc).__name__}: {exc.strerror or exc}: {path}"
+
+
+def _cache(task: dict[str, Any]) -> str:
+    path: str = os.path.join(task["anchor"], *task["dirs"], task["name"])
+    return path
 
 
 def _answer(out: BinaryIO, item: object) -> None:
     out.write(json.dumps(item).encode("ascii") + b"\n")
     out.flush()
-
-
-def _compile_one(
-    source: str,
-    cfile: str,
-    dfile: str | None,
-    level: int,
-    mode: py_compile.PycInvalidationMode,
-    attempts: int = _ATTEMPTS,
-) -> None:
-    try:
-        py_compile.compile(
-            source,
-            cfile=cfile,
-            dfile=dfile,
-            doraise=True,
-            optimize=level,
-            invalidation_mode=mode,
-        )
-    except FileExistsError:
-        # py_compile refuses a cfile that is a symlink or not a regular file. It asks exists()
-        # and then isfile(): a cache removed in between (a concurrent clean) looks like
-        # neither, and asking again gets it right.
-        if attempts == 1 or not _regular_or_absent(cfile):
-            raise
-        _compile_one(source, cfile, dfile, level, mode, attempts - 1)
-
-
-def _regular_or_absent(path: str) -> bool:
-    return not os.path.islink(path) and (os.path.isfile(path) or not os.path.lexists(path))
-
-
-def _problem(
-    source: str, cfile: str, dfile: str | None, level: int, mode: py_compile.PycInvalidationMode
-) -> list[object] | None:
-    """What went wrong compiling one file, as the protocol answers it; None if nothing did."""
-    try:
-        _compile_one(source, cfile, dfile, level, mode)
-    except py_compile.PyCompileError as exc:
-        value = exc.exc_value
-        if isinstance(value, SyntaxError):  # also IndentationError, bad encodings
-            return [
-                "syntax",
-                f"{type(value).__name__}: {value.msg}",
-                value.lineno,
-                value.offset,
-            ]
-        return ["syntax", f"{exc.exc_type_name}: {value}", None, None]
-    except OSError as exc:  # unreadable source, unwritable directory, symlinked cfile
-        where = f": {exc.filename}" if exc.filename else ""
-        return ["os", f"{type(exc).__name__}: {exc.strerror or exc}{where}"]
-    except Exception as exc:  # one bad file must not take the batch down
-        return ["error", f"{type(exc).__name__}: {exc}"]
-    return None
 
 
 _stop: list[int] = []
@@ -156,16 +219,19 @@ def main() -> None:
     signal.signal(signal.SIGTERM, _stop_after_this_file)
     # Compiler warnings (invalid escapes and the like) are the source's business, not ours.
     warnings.simplefilter("ignore")
-    mode = py_compile.PycInvalidationMode[sys.argv[1].upper().replace("-", "_")]
+    invalidation = sys.argv[1]
+    # A parent that dies is noticed within one file: its pipes close (an answer fails with
+    # EPIPE, a read sees EOF) and, should a pipe outlive it, this process gets a new parent.
+    parent = os.getppid()
     out = sys.stdout.buffer
     magic = importlib.util.MAGIC_NUMBER
-    _answer(out, {"ready": [magic[0] | magic[1] << 8, sys.implementation.cache_tag]})
+    tag = sys.implementation.cache_tag
+    _answer(out, {"ready": True, "magic": magic[0] | magic[1] << 8, "tag": tag})
     for line in sys.stdin.buffer:
-        for ident, source, cfile, dfile, level in json.loads(line.decode("ascii")):
-            if _stop:
+        for task in json.loads(line.decode("ascii")):
+            if _stop or os.getppid() != parent:
                 return
-            problem = _problem(source, cfile, dfile, level, mode)
-            _answer(out, [ident, "ok"] if problem is None else [ident] + problem)
+            _answer(out, _outcome(task, invalidation))
 
 
 if __name__ == "__main__":

@@ -55,6 +55,7 @@ def compile_text(
                 f"{target.target.name}: would compile {len(target.planned)} of {target.sources}"
                 f" caches ({_levels(target.levels)}, {result.mode})"
                 + (f"; {target.fresh} already fresh" if target.fresh else "")
+                + (f"; {len(target.skipped)} skipped" if target.skipped else "")
                 + (" (--force)" if result.force else "")
             )
             for need in sorted(target.planned, key=lambda n: (n.source, n.level)):
@@ -70,6 +71,9 @@ def compile_text(
         if not quiet:
             out += [_summary(target, result.mode) for target in result.targets]
     for target in result.targets:
+        for need in sorted(target.skipped, key=lambda n: (n.source, n.level)):
+            out.append(f"  skipped    {show_path(need.cache, cwd)}: {need.blocked}")
+    for target in result.targets:
         for record in target.unreadable:
             line = f"  unreadable {show_path(record.path, cwd)}: {record.reason}"
             out.append(paint(line, "red", color))
@@ -79,6 +83,7 @@ def compile_text(
 def _written(result: CompileResult, cwd: str) -> list[str]:
     """``wrote CACHE [target, level N]`` for every planned cache that did not fail."""
     failed = {(e.target, e.source, e.level) for e in result.errors}
+    failed |= {(n.target, n.source, n.level) for t in result.targets for n in t.skipped}
     return [
         f"wrote {show_path(need.cache, cwd)} [{need.target}, level {need.level}]"
         for target in result.targets
@@ -90,14 +95,19 @@ def _written(result: CompileResult, cwd: str) -> list[str]:
 def _summary(target: TargetResult, mode: str) -> str:
     name = target.target.name
     how = f"({_levels(target.levels)}, {mode})"
+    skipped = f", {len(target.skipped)} skipped" if target.skipped else ""
     if not target.planned:
-        return f"{name}: nothing to compile, {target.fresh} of {target.sources} caches fresh {how}"
+        return (
+            f"{name}: nothing to compile, {target.fresh} of {target.sources} caches fresh {how}"
+            + skipped
+        )
     errors = len(target.errors)
     line = f"{name}: compiled {target.compiled} of {len(target.planned)} caches {how}"
     if target.fresh:
         line += f", {target.fresh} already fresh"
     if errors:
         line += f", {errors} failed"
+    line += skipped
     workers = "worker" if target.workers == 1 else "workers"
     return line + f"; {target.workers} {workers}, {target.seconds:.2f} s"
 
@@ -120,6 +130,7 @@ def compile_json(result: CompileResult) -> str:
                 "planned": len(target.planned),
                 "compiled": target.compiled,
                 "failed": len(target.errors),
+                "skipped": len(target.skipped),
                 "workers": target.workers,
                 "seconds": round(target.seconds, 3),
             }
@@ -158,6 +169,17 @@ def compile_json(result: CompileResult) -> str:
             }
             for e in sorted(result.errors, key=_order)
         ],
+        "skipped": [
+            {
+                "source": need.source,
+                "cache": need.cache,
+                "target": need.target,
+                "optimization": need.level,
+                "reason": need.blocked,
+            }
+            for target in result.targets
+            for need in sorted(target.skipped, key=lambda n: (n.source, n.level))
+        ],
         "unreadable": [
             {"path": record.path, "reason": record.reason}
             for target in result.targets
@@ -169,6 +191,7 @@ def compile_json(result: CompileResult) -> str:
             "planned": sum(len(t.planned) for t in result.targets),
             "compiled": sum(t.compiled for t in result.targets),
             "failed": len(result.errors),
+            "skipped": sum(len(t.skipped) for t in result.targets),
         },
     }
     return json.dumps(document, indent=1) + "\n"

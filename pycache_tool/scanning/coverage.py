@@ -38,6 +38,7 @@ class Need(NamedTuple):
     target: str  # the target's name
     level: int  # optimization level
     record: Record  # the cache file's record, or a MISSING record when there is no file
+    blocked: str = ""  # why the cache is never written (a symlinked __pycache__); "": it may be
 
 
 def covers(record: Record, invalidation: Invalidation | None) -> bool:
@@ -95,6 +96,9 @@ class Tally:
         """
         directory = listing.path
         pycache = directory + os.sep + "__pycache__" + os.sep
+        in_the_way = "" if self.pycache_prefix else _pycache_in_the_way(listing)
+        # Cache names taken by something that is no regular file: never written through.
+        taken = _irregular(listing) if self.collect_needs else frozenset()
         for source_name, entry in sources.items():
             st = entry_stat(entry)
             if st is None or (listing.rules and listing.rules.ignored(entry.path, False)):
@@ -124,7 +128,7 @@ class Tally:
                         name = f"{stem}.{target.tag}{opt}.pyc"
                         cache = pycache + name
                         fresh = (stem, target.tag, level) in local_fresh
-                        exists = name in local_names
+                        exists = name in local_names or name in taken
                         existing = local_names.get(name)
                     if fresh:
                         counts[1] += 1
@@ -146,13 +150,15 @@ class Tally:
                             yield missing
                     if self.collect_needs == "all" or (self.collect_needs and not fresh):
                         record = existing or missing
-                        if record is None:  # there, but not a regular file: never written through
+                        blocked = in_the_way if target.tag is not None else ""
+                        if record is None:  # there, but not a regular file
                             record = Record(
                                 cache,
                                 Status.UNREADABLE,
                                 source=entry.path,
                                 reason="not a regular file",
                             )
+                            blocked = "not a regular file: never written through"
                         self.needs.append(
                             Need(
                                 source=entry.path,
@@ -161,8 +167,25 @@ class Tally:
                                 target=target.name,
                                 level=level,
                                 record=record,
+                                blocked=blocked,
                             )
                         )
+
+
+def _irregular(listing: Listing) -> frozenset[str]:
+    """The names in ``__pycache__`` that are symlinks, directories or anything but a file."""
+    return frozenset(e.name for e in listing.pycache or () if not e.is_file(follow_symlinks=False))
+
+
+def _pycache_in_the_way(listing: Listing) -> str:
+    """Why nothing is written into this directory's ``__pycache__``: it is a symlink (Python
+    would write through it, to wherever it points) or no directory at all. "": it may be."""
+    for entry in listing.files:  # a real __pycache__ directory is never among the files
+        if entry.name == "__pycache__":
+            if entry.is_symlink():
+                return "__pycache__ is a symlink: never written through"
+            return "__pycache__ is not a directory"
+    return ""
 
 
 def _prefix_cache(

@@ -38,8 +38,8 @@ class Interpreter:
 
     @property
     def name(self) -> str:
-        """The label used in reports: its tag, or "python2.7"-style for tagless ones."""
-        return self.tag or f"{self.implementation}{self.version}"
+        """Its one name in every report: its cache tag, or "python2.7"-style for tagless ones."""
+        return self.tag or interpreter_name(self.implementation, self.version)
 
     @property
     def python(self) -> str:
@@ -49,6 +49,46 @@ class Interpreter:
 def python_label(implementation: str, version: str) -> str:
     """The records' ``python`` field: "3.12" for CPython, "pypy3.9" for PyPy."""
     return version if implementation == "cpython" else f"pypy{version}"
+
+
+def interpreter_name(implementation: str, version: str) -> str:
+    """The one name of an interpreter in every report and in ``--tag``: the cache tag it
+    writes (``cpython-311``, ``pypy39``), or, for Pythons that write caches beside the source
+    and have no tag (CPython 2.x and 3.0-3.1, PyPy2), ``python2.7`` / ``pypy2.7``."""
+    major, minor = version_key(version)
+    if implementation == "cpython" and (major, minor) >= (3, 2):
+        return f"cpython-{major}{minor}"
+    if implementation == "pypy" and (major, minor) >= (3, 6):
+        # PyPy names its tag after the language version from PyPy3.6 v7.3 on; earlier PyPy3
+        # releases used "pypy3-" and their own version (pypy3-71), which no magic number tells.
+        return f"pypy{major}{minor}"
+    return f"python{version}" if implementation == "cpython" else f"pypy{version}"
+
+
+def name_of_python(python: str) -> str:
+    """``interpreter_name`` from a record's ``python`` field ("3.11", "pypy3.9", "2.7")."""
+    if python.startswith("pypy"):
+        return interpreter_name("pypy", python[len("pypy") :])
+    return interpreter_name("cpython", python)
+
+
+@functools.cache
+def known_names() -> dict[str, tuple[str, str]]:
+    """Every name ``--tag`` accepts -> (implementation, version): the interpreters of the magic
+    table whose caches a scan can tell apart; tags first (CPython, PyPy), then tagless ones.
+
+    PyPy3 before 3.6 is left out: its tag named the PyPy release ("pypy3-24"), not the
+    language version, so no name made from the table can stand for it.
+    """
+    versions = {(impl, ver) for impl, ver, _, _ in MAGIC_TABLE.values() if ver[-1].isdigit()}
+    named = [(interpreter_name(impl, ver), impl, ver) for impl, ver in versions]
+    usable = [
+        row
+        for row in named
+        if row[1] == "cpython" or not row[0].startswith("pypy3.")  # PyPy3 before 3.6
+    ]
+    usable.sort(key=lambda row: ("." in row[0], row[1] == "pypy", version_key(row[2])))
+    return {name: (impl, ver) for name, impl, ver in usable}
 
 
 @functools.cache
@@ -68,15 +108,31 @@ def final_magics(implementation: str, version: str) -> frozenset[int]:
 
 
 def from_tag(tag: str) -> Interpreter:
-    """An interpreter known only by its cache tag (``--tag``): newest final magic of its version."""
+    """An interpreter known only by its name (``--tag``): its cache tag (``cpython-312``,
+    ``pypy39``), or ``python2.7``-style for tagless ones; the newest final magic of its
+    version (the newest magic of a version still in development)."""
+    known = known_names()
+    found = known.get(tag)
+    if found is None:
+        raise UsageError(f"--tag {tag}: {_why_unknown(tag)}; valid: {', '.join(known)}")
+    implementation, version = found
+    magics = final_magics(implementation, version) or frozenset(
+        magic
+        for magic, (impl, ver, _, _) in MAGIC_TABLE.items()
+        if (impl, ver) == (implementation, version)
+    )
+    return Interpreter(implementation, version, max(magics), None if "." in tag else tag)
+
+
+def _why_unknown(tag: str) -> str:
+    """Why ``tag`` names no interpreter, and its right name when the tag is only misspelt."""
     parsed = tag_version(tag)
-    if parsed is None or "-pytest-" in tag:
-        raise UsageError(f"unrecognised cache tag {tag!r} (expected e.g. cpython-312 or pypy39)")
-    implementation, version = parsed
-    magics = final_magics(implementation, version)
-    if not magics:
-        raise UsageError(f"no magic number is known for {tag!r}")
-    return Interpreter(implementation, version, max(magics), tag)
+    if parsed is not None and "-pytest-" not in tag:
+        right = interpreter_name(*parsed)
+        if right in known_names():
+            spoken = f"{'CPython' if parsed[0] == 'cpython' else 'PyPy'} {parsed[1]}"
+            return f"{spoken} writes no such tag (its name here is {right})"
+    return "no interpreter writes caches under that name"
 
 
 def current() -> Interpreter:

@@ -45,7 +45,10 @@ PythonOpt = Annotated[
 TagOpt = Annotated[
     Optional[list[str]],
     typer.Option(
-        "--tag", metavar="TAG", help="Target by cache tag, e.g. cpython-312 (repeatable)."
+        "--tag",
+        metavar="TAG",
+        help="Target by name: its cache tag (cpython-312, pypy39), or python2.7 for a Python"
+        " that writes caches beside the source (repeatable).",
     ),
 ]
 ExcludeOpt = Annotated[

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from pycache_tool.archives import FRESH, SDIST, UNKNOWN, WHEEL, Archive, Entry
+from pycache_tool.bytecode.interpreters import name_of_python
 from pycache_tool.reports.common import counted, show_path, size
 from pycache_tool.reports.style import Style, paint
 
@@ -70,7 +71,7 @@ def _entry_line(archive: Archive, entry: Entry, verbose: bool, color: bool) -> s
     elif entry.status == FRESH:
         style = "green"
     shown = paint(f"{label:<14}", style, color) if style else f"{label:<14}"
-    facts = [entry.tag or entry.python or ""]
+    facts = [entry.tag or (name_of_python(entry.python) if entry.python else "")]
     if verbose:
         facts += [
             f"magic {entry.magic}" if entry.magic is not None else "",

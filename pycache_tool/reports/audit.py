@@ -7,7 +7,7 @@ import json
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import IO, Any
 
-from pycache_tool.bytecode.interpreters import Interpreter
+from pycache_tool.bytecode.interpreters import Interpreter, name_of_python
 from pycache_tool.reports.common import SCHEMA, counted, show_path, size, untrack_command
 from pycache_tool.reports.style import Style, paint
 from pycache_tool.scanning.coverage import Coverage
@@ -127,7 +127,8 @@ def deep_line(summary: Summary, unchecked: Mapping[str, str]) -> str:
 
 def record_line(record: Record, cwd: str, color: bool = False) -> str:
     """One record on one line, as the text report lists it."""
-    detail = f" [{record.tag or record.python or ''}]" if (record.tag or record.python) else ""
+    shown = record.tag or (name_of_python(record.python) if record.python else "")
+    detail = f" [{shown}]" if shown else ""
     status = painted(f"{label(record):<14}", record.status, color, loaded=record.dangerous)
     note = "; code not checked" if record.deep == "not checked" else ""
     return f"  {status}{show_path(record.path, cwd)}{detail}: {record.reason}{note}"

@@ -101,6 +101,7 @@ class Classifier:
     def __init__(self, targets: Sequence[Interpreter]) -> None:
         self.by_tag = {t.tag: t for t in targets if t.tag}
         self.tagless = {t.python: t for t in targets if not t.tag}
+        self.pythons = frozenset(t.python for t in targets)
         self._rules: dict[tuple[str | None, int, str], _TagRule] = {}
         self._targeted: dict[str | None, bool] = {}  # tag -> is it a target's
 
@@ -278,7 +279,9 @@ class Classifier:
                 reason=f"magic number {header.magic} is not in the table",
             )
         python = python_label(info.implementation, info.version)
-        target = python in self.tagless
+        # A target's own file, wherever it lies: a 3.11 pyc written beside its source with
+        # compileall -b is cpython-311's, as clean --foreign decides too.
+        target = python in self.pythons
         invalidation = header.invalidation
         st = stat_source()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import NamedTuple
 
+from pycache_tool.bytecode.interpreters import name_of_python
 from pycache_tool.bytecode.pyc import base_tag
 from pycache_tool.scanning.records import Record, Status
 
@@ -134,9 +135,10 @@ class _Totals(NamedTuple):
 
 
 def interpreter_key(tag: str | None, python: str | None) -> str:
-    """How the by-interpreter table groups a record: its tag, else the Python of its magic."""
+    """How the by-interpreter table groups a record: its tag, else the name of the Python of
+    its magic (a 3.11 pyc written beside its source with ``compileall -b`` is cpython-311's)."""
     if tag:
         return base_tag(tag)
     if python:
-        return f"python{python}" if python[0].isdigit() else python
+        return name_of_python(python)
     return "(unidentified)"

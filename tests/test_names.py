@@ -4,7 +4,6 @@ and ``--tag`` takes exactly the names of interpreters whose caches the tool can 
 from __future__ import annotations
 
 import struct
-import sys
 from pathlib import Path
 
 import pytest

@@ -338,8 +338,12 @@ def _check_source(
     classified: Callable[[Status, bool | None, str], Record],
 ) -> Record:
     """Fresh or stale: the header checked against the source as import checks it under
-    ``mode`` (its --check-hash-based-pycs); ``classified`` makes the record."""
-    fresh, why = _is_fresh(header, info, source, st)
+    ``mode`` (its --check-hash-based-pycs); ``classified`` makes the record. A source that
+    cannot be read gives what import then does."""
+    try:
+        fresh, why = _is_fresh(header, info, source, st)
+    except OSError as exc:  # a hash pyc whose source cannot be read
+        return _source_unreadable(header, exc, mode, classified)
     if fresh:
         return classified(Status.FRESH, True, _FRESH_REASONS[header.size, header.flags])
     if header.flags == 1 and mode != "always":
@@ -352,16 +356,61 @@ def _check_source(
             True,
             f"{why}, but --check-hash-based-pycs never loads it anyway: old code runs",
         )
-    return classified(Status.STALE, False, f"{why}; import recompiles it")
+    failure = _unopenable(source)  # import reads the source to compile it again
+    if failure is None:
+        return classified(Status.STALE, False, f"{why}; import recompiles it")
+    if info.implementation == "cpython" and version_key(info.version) < (3, 2):
+        # Python 2's import cannot open the source, takes the .pyc beside it for a sourceless
+        # module and loads it unchecked (seen on 2.7.18).
+        return classified(
+            Status.STALE,
+            True,
+            f"{why}, but the source cannot be read ({describe(failure)}): Python"
+            f" {info.version} loads this pyc as if it had no source: old code runs",
+        )
+    return classified(
+        Status.STALE,
+        False,
+        f"{why}, and the source cannot be read ({describe(failure)}):"
+        f" import fails with {type(failure).__name__}",
+    )
+
+
+def _source_unreadable(
+    header: Header,
+    failure: OSError,
+    mode: CheckHashMode,
+    classified: Callable[[Status, bool | None, str], Record],
+) -> Record:
+    """A hash pyc whose source cannot be read: whether it matches cannot be told. Import
+    either reads the source to check it, and fails, or loads the pyc without reading it."""
+    kind = "checked-hash" if header.flags == 3 else "unchecked-hash"
+    what = f"{kind} pyc, but the source cannot be read ({describe(failure)})"
+    if header.flags == 3 and mode != "never" or header.flags == 1 and mode == "always":
+        return classified(
+            Status.UNREADABLE, False, f"{what}: import fails with {type(failure).__name__}"
+        )
+    return classified(
+        Status.UNREADABLE,
+        True,
+        f"{what}: whether it matches cannot be told, and import loads it without checking",
+    )
+
+
+def _unopenable(path: str) -> OSError | None:
+    """Why import could not read ``path``, or None when it can."""
+    try:
+        with open(path, "rb"):
+            return None
+    except OSError as exc:
+        return exc
 
 
 def _is_fresh(header: Header, info: MagicInfo, source: str, st: os.stat_result) -> tuple[bool, str]:
+    """(fresh, why not). OSError: a hash pyc's source cannot be read."""
     if header.source_hash is not None:
-        try:
-            with open(source, "rb") as f:
-                data = f.read()
-        except OSError as exc:
-            return False, f"source unreadable ({describe(exc)})"
+        with open(source, "rb") as f:
+            data = f.read()
         expected = source_hash(info.implementation, info.version, header.magic, data)
         return (expected == header.source_hash, "source hash differs")
     mtime = int(st.st_mtime)

@@ -13,7 +13,8 @@ import stat
 from collections.abc import Iterable, Sequence
 from typing import Literal, NamedTuple
 
-from pycache_tool.bytecode.interpreters import Interpreter
+from pycache_tool.bytecode.interpreters import Interpreter, name_of_python
+from pycache_tool.bytecode.pyc import base_tag
 from pycache_tool.errors import describe
 from pycache_tool.scanning.records import Record, Status
 from pycache_tool.scanning.walk import PYCACHE, VCS_DIRS
@@ -41,7 +42,8 @@ class Removal(NamedTuple):
     status: str  # the record's status; "ghost" or "__pycache__" for directories
     size: int
     stamp: tuple[int, int, int] | None = None  # files: identity at scan time
-    reason: str = ""  # files: why the scan classified it so (clean --verbose)
+    reason: str = ""  # why it is removed: the category that takes it, and what makes it one
+    category: str | None = None  # the category that takes it; None: no category was named
 
 
 class Skip(NamedTuple):
@@ -49,9 +51,18 @@ class Skip(NamedTuple):
     reason: str
 
 
+class Kept(NamedTuple):
+    """A file (or ghost directory) the scan found that this run does not remove, and why."""
+
+    path: str
+    status: str
+    reason: str
+
+
 class Plan(NamedTuple):
     removals: list[Removal]  # files first, then directories deepest first
     unreadable: list[Record]  # what the scan could not read: the run is incomplete
+    kept: list[Kept] | None = None  # with ``keep_reasons``: what stays, in path order
 
 
 class Outcome(NamedTuple):
@@ -167,53 +178,123 @@ def plan(
     area: Area,
     *,
     targets: Iterable[Interpreter] | None = None,
+    keep_reasons: bool = False,
 ) -> Plan:
     """The removals for ``categories`` (none: every cache file except sourceless ones).
 
     ``targets`` decide "foreign" for files outside ``__pycache__``, which carry no tag: such a
     file is foreign when the Python its magic names is not a target (without ``targets``, the
     records' own ``target`` field decides, which counts only tagless, Python 2 style targets).
+    ``keep_reasons``: also list every file (and ghost) that stays, and why (``clean -v``).
     """
-    chosen = set(categories)
+    chosen = sorted(set(categories))
     pythons = None if targets is None else frozenset(t.python for t in targets)
-    unknown = chosen - set(CATEGORIES)
+    unknown = set(chosen) - set(CATEGORIES)
     if unknown:
         raise ValueError(f"unknown categories: {sorted(unknown)}")
     statuses = frozenset().union(*(CATEGORIES[c] for c in chosen)) if chosen else _EVERYTHING
-    files: list[Record] = []
+    asked = " ".join(f"--{c}" for c in chosen)
+    files: list[tuple[Record, str | None, str]] = []  # (record, category, why it goes)
     candidates: list[Record] = []  # files that go only if they lie in a ghost
     ghosts: list[str] = []
     unreadable: list[Record] = []
+    kept: list[Kept] | None = [] if keep_reasons else None
     for record in records:
         status = record.status
+        stays: str | None = None
         if status is Status.UNREADABLE:
             unreadable.append(record)
         elif status is Status.GHOST:
             if "ghosts" in chosen and area.root_of(record.path) and not _vcs_dir(record.path):
                 ghosts.append(record.path)
-        elif status is Status.MISSING or record.stamp is None or not _may_delete(record, area):
+            else:
+                stays = _not_asked(asked)
+        elif status is Status.MISSING:
             continue
-        elif status in statuses or (
-            "foreign" in chosen and status is not Status.SOURCELESS and _foreign(record, pythons)
-        ):
-            files.append(record)
+        elif record.stamp is None or not _may_delete(record, area):
+            stays = _never_removed(record, area)
+        elif status in statuses:
+            category = next((c for c in chosen if status in CATEGORIES[c]), None)
+            files.append((record, category, _why(record, category)))
+        elif "foreign" in chosen and status is not Status.SOURCELESS and _foreign(record, pythons):
+            files.append((record, "foreign", _why_foreign(record, targets)))
         elif "ghosts" in chosen and status is not Status.SOURCELESS:
             candidates.append(record)
+        elif status is Status.SOURCELESS:
+            stays = "importable bytecode without a source: only --sourceless removes it"
+        else:
+            stays = _not_asked(asked)
+        if stays is not None and kept is not None:
+            kept.append(Kept(record.path, status.value, stays))
     # Ghosts are reported after their contents, so the caches inside them are picked at the end.
     ghost_prefixes = tuple(g.rstrip(os.sep) + os.sep for g in ghosts)
-    files += [r for r in candidates if r.path.startswith(ghost_prefixes)]
-    files.sort(key=lambda r: r.path)
-    removals = [Removal(r.path, "file", r.status.value, r.size, r.stamp, r.reason) for r in files]
-    planned = {r.path for r in files}
+    for record in candidates:
+        if record.path.startswith(ghost_prefixes):
+            files.append((record, "ghosts", "--ghosts: it lies in a ghost directory"))
+        elif kept is not None:
+            kept.append(Kept(record.path, record.status.value, _not_asked(asked)))
+    files.sort(key=lambda item: item[0].path)
+    removals = [
+        Removal(r.path, "file", r.status.value, r.size, r.stamp, why, category)
+        for r, category, why in files
+    ]
+    planned = {r.path for r, _, _ in files}
     directories = _emptied_pycache_dirs(planned)
     for ghost in ghosts:
         directories.update(_emptied_ghost_dirs(ghost, planned | set(directories)))
     deepest_first = sorted(directories, key=lambda d: (-d.count(os.sep), d))
     removals += [
-        Removal(d, "directory", directories[d], 0, reason=_EMPTIED[directories[d]])
+        Removal(
+            d,
+            "directory",
+            directories[d],
+            0,
+            reason=_EMPTIED[directories[d]],
+            category="ghosts" if directories[d] == "ghost" else None,
+        )
         for d in deepest_first
     ]
-    return Plan(removals, unreadable)
+    if kept is not None:
+        kept.sort(key=lambda k: k.path)
+    return Plan(removals, unreadable, kept)
+
+
+def _why(record: Record, category: str | None) -> str:
+    """Why a file of a category asked for (or of any kind, when none was named) goes."""
+    if category is None:
+        return "no category named: every cache file goes, but sourceless bytecode"
+    return f"--{category}: {record.reason}"
+
+
+def _why_foreign(record: Record, targets: Iterable[Interpreter] | None) -> str:
+    name = (
+        base_tag(record.tag)
+        if record.tag
+        else name_of_python(record.python)
+        if record.python
+        else "its interpreter"
+    )
+    names = ", ".join(t.name for t in targets) if targets is not None else ""
+    return f"--foreign: {name} is not a target" + (f" (targets: {names})" if names else "")
+
+
+def _not_asked(asked: str) -> str:
+    return f"not in the categories asked ({asked})"
+
+
+def _never_removed(record: Record, area: Area) -> str:
+    """Why a file that clean never removes stays, whatever the categories."""
+    if area.root_of(record.path) is None:
+        return "outside the scanned paths"
+    vcs = _vcs_dir(record.path)
+    if vcs:
+        return f"inside {vcs}"
+    if record.stamp is None:
+        return record.reason
+    return (
+        f"{record.reason}; outside __pycache__ only files with a known magic number are"
+        " removed (--exclude leaves it out of the scan)"
+    )
 
 
 _EMPTIED = {
@@ -300,17 +381,17 @@ def _emptied_ghost_dirs(ghost: str, gone: set[str]) -> dict[str, str]:
     return found
 
 
-def carry_out(the_plan: Plan, area: Area, *, dry_run: bool) -> Outcome:
+def carry_out(the_plan: Plan, area: Area, *, dry_run: bool, into: Outcome | None = None) -> Outcome:
     """Remove what the plan lists, re-checking each item first; with ``dry_run``, only check.
 
     Each item is checked and removed by name inside a descriptor of its directory, opened from
     the real root without following symlinks, so nothing is ever removed through a link. A
     directory that still holds something the run did not remove (skipped or failed) is
-    skipped without trying, in a dry run as in a real one.
+    skipped without trying, in a dry run as in a real one. ``into``: an empty Outcome to fill
+    as the run goes, so that a run cut short by a signal can say what it had removed.
     """
-    removed: list[Removal] = []
-    skipped: list[Skip] = []
-    failed: list[Skip] = []
+    outcome = into if into is not None else Outcome([], [], [])
+    removed, skipped, failed = outcome
     kept: set[str] = set()  # directories holding something that stays
     parent: tuple[str, int | None, str | None] | None = None  # (path, descriptor, problem)
 
@@ -364,7 +445,7 @@ def carry_out(the_plan: Plan, area: Area, *, dry_run: bool) -> Outcome:
     finally:
         if parent is not None and parent[1] is not None:
             os.close(parent[1])
-    return Outcome(removed, skipped, failed)
+    return outcome
 
 
 _GONE = "already gone"

@@ -97,7 +97,7 @@ def clean(
 ) -> None:
     """Remove cache files by category (none named: every cache file except sourceless ones)."""
     check_loudness(quiet, verbose)
-    from pycache_tool.clean import Area, carry_out, plan
+    from pycache_tool.clean import Area, Outcome, carry_out, plan
     from pycache_tool.reports.clean import clean_json, clean_text, tracked_warning
     from pycache_tool.reports.style import use_color
 
@@ -113,14 +113,23 @@ def clean(
     }
     scan = make_scan(paths, python, tag, exclude, no_ignore, pycache_prefix)
     area = Area(scan.roots, scan.pycache_prefix)
-    the_plan = plan(scan, [name for name, on in flags.items() if on], area, targets=scan.targets)
-    outcome = carry_out(the_plan, area, dry_run=dry_run)
-    tracked = _tracked(outcome.removed, scan.roots)
-    if output is OutputFormat.json:
-        sys.stdout.write(clean_json(outcome, the_plan.unreadable, dry_run=dry_run, tracked=tracked))
-    else:
-        sys.stdout.write(
-            clean_text(
+    chosen = [name for name, on in flags.items() if on]
+    the_plan = plan(scan, chosen, area, targets=scan.targets, keep_reasons=verbose)
+    outcome = Outcome([], [], [])
+
+    def report(*, interrupted: bool = False) -> None:
+        tracked = [] if interrupted else _tracked(outcome.removed, scan.roots)
+        if output is OutputFormat.json:
+            text = clean_json(
+                outcome,
+                the_plan.unreadable,
+                dry_run=dry_run,
+                tracked=tracked,
+                kept=the_plan.kept,
+                interrupted=interrupted,
+            )
+        else:
+            text = clean_text(
                 outcome,
                 the_plan.unreadable,
                 dry_run=dry_run,
@@ -128,11 +137,20 @@ def clean(
                 verbose=verbose,
                 cwd=os.getcwd(),
                 color=use_color(sys.stdout),
+                kept=the_plan.kept or (),
+                interrupted=interrupted,
             )
-        )
-    sys.stdout.flush()
-    if tracked:
-        sys.stderr.write(tracked_warning(tracked, os.getcwd(), dry_run=dry_run))
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        if tracked:
+            sys.stderr.write(tracked_warning(tracked, os.getcwd(), dry_run=dry_run))
+
+    try:
+        carry_out(the_plan, area, dry_run=dry_run, into=outcome)
+    except KeyboardInterrupt:
+        report(interrupted=True)  # what was removed before the signal; the CLI says the rest
+        raise
+    report()
     if outcome.failed or the_plan.unreadable:
         raise typer.Exit(int(ExitCode.INCOMPLETE))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
-from pycache_tool.clean import Outcome, Removal
+from pycache_tool.clean import Kept, Outcome, Removal
 from pycache_tool.reports.common import SCHEMA, counted, show_path, size, untrack_command
 from pycache_tool.reports.style import paint
 from pycache_tool.scanning.records import Record
@@ -20,15 +20,20 @@ def clean_text(
     cwd: str,
     verbose: bool = False,
     color: bool = False,
+    kept: Sequence[Kept] = (),
+    interrupted: bool = False,
 ) -> str:
-    """One line per removal (unless quiet; with its reason when verbose), then what was skipped
-    or failed, then the totals."""
+    """One line per removal (unless quiet; with why it goes when verbose), what stays and why
+    (``kept``, verbose), what was skipped or failed, then the totals. ``interrupted``: the run
+    was cut short, and the totals say what it had done by then."""
     verb = "would remove" if dry_run else "removed"
     out: list[str] = []
     if not quiet:
         for r in outcome.removed:
             why = f": {r.reason}" if verbose and r.reason else ""
             out.append(f"{verb} {_what(r)} {show_path(r.path, cwd)}{why}")
+        keep = "would keep" if dry_run else "kept"
+        out += [f"{keep} {k.status:<10} {show_path(k.path, cwd)}: {k.reason}" for k in kept]
     out += [f"skipped {show_path(s.path, cwd)}: {s.reason}" for s in outcome.skipped]
     out += [
         paint(f"failed {show_path(f.path, cwd)}: {f.reason}", "red", color) for f in outcome.failed
@@ -37,11 +42,19 @@ def clean_text(
         paint(f"unreadable {show_path(r.path, cwd)}: {r.reason}", "red", color) for r in unreadable
     ]
     freed = "would be freed" if dry_run else "freed"
-    out.append(
-        f"{verb} {counted(outcome.files, 'file')} and"
+    totals = (
+        f"{counted(outcome.files, 'file')} and"
         f" {counted(outcome.directories, 'directory', 'directories')}, {size(outcome.bytes)} {freed}"
         + (f"; {len(outcome.failed)} failed" if outcome.failed else "")
     )
+    if interrupted:
+        done = "checked" if dry_run else "removed"
+        out.append(
+            f"interrupted: {done} {totals} before it stopped; the rest is as it was"
+            " (run it again to finish)"
+        )
+    else:
+        out.append(f"{verb} {totals}")
     return "\n".join(out) + "\n"
 
 
@@ -61,15 +74,33 @@ def tracked_warning(tracked: Sequence[str], cwd: str, *, dry_run: bool) -> str:
 
 
 def clean_json(
-    outcome: Outcome, unreadable: Sequence[Record], *, dry_run: bool, tracked: Sequence[str] = ()
+    outcome: Outcome,
+    unreadable: Sequence[Record],
+    *,
+    dry_run: bool,
+    tracked: Sequence[str] = (),
+    kept: Sequence[Kept] | None = None,
+    interrupted: bool = False,
 ) -> str:
+    """The JSON report; ``kept`` is listed with ``--verbose`` only (null otherwise)."""
     doc = {
         "schema": SCHEMA,
         "dry_run": dry_run,
+        "interrupted": interrupted,
         "removed": [
-            {"path": r.path, "kind": r.kind, "status": r.status, "size": r.size, "reason": r.reason}
+            {
+                "path": r.path,
+                "kind": r.kind,
+                "status": r.status,
+                "category": r.category,
+                "size": r.size,
+                "reason": r.reason,
+            }
             for r in outcome.removed
         ],
+        "kept": None
+        if kept is None
+        else [{"path": k.path, "status": k.status, "reason": k.reason} for k in kept],
         "skipped": [{"path": s.path, "reason": s.reason} for s in outcome.skipped],
         "failed": [{"path": f.path, "reason": f.reason} for f in outcome.failed],
         "unreadable": [{"path": r.path, "reason": r.reason} for r in unreadable],

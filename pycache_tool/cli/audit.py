@@ -23,6 +23,8 @@ from pycache_tool.cli.options import (
 )
 from pycache_tool.errors import ExitCode
 
+MISSING_SHOWN = 20  # missing caches listed by the text report, unless --verbose
+
 EXIT_CODES = """\b
 Exit codes: 0 ok; 1 findings (--check, --require-fresh); 2 usage error (bad option, missing
 path, bad config); 3 the run could not read everything (unreadable files or archives);
@@ -97,7 +99,11 @@ def audit(
     )
     archives = [inspect_archive(p, scan.targets) for p in archive_paths]
     # JSON only counts what needs attention: keeping it would grow with a neglected tree.
-    summary = Summary(keep_attention=output is not OutputFormat.json)
+    # A tree without caches has a missing record per source: the text lists the first ones.
+    summary = Summary(
+        keep_attention=output is not OutputFormat.json,
+        missing_cap=None if verbose else MISSING_SHOWN,
+    )
     tracked: list[str] = []
 
     def find_tracked() -> list[str]:

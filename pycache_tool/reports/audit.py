@@ -95,11 +95,15 @@ def text_report(
         out = []
     ranked = summary.ranked()
     if ranked:
-        out += ["", f"needs attention ({len(ranked)}), most dangerous first:"]
+        shown = len(ranked) + summary.missing_left_out
+        out += ["", f"needs attention ({shown}), most dangerous first:"]
         yield "\n".join(out) + "\n"
         out = []
         for record in ranked:  # a line at a time: a neglected tree has many
             yield record_line(record, cwd, color) + "\n"
+        if summary.missing_left_out:
+            more = counted(summary.missing_left_out, "more missing cache")
+            yield f"  ... and {more} (--verbose lists them all)\n"
     if tracked:
         out += ["", f"bytecode tracked by git ({len(tracked)}): .gitignore does not untrack it"]
         out += [f"  {show_path(p, cwd)}" for p in tracked]

@@ -17,11 +17,15 @@ class Summary:
     that does not list them, since on a neglected tree they grow with the tree.
     """
 
-    def __init__(self, *, keep_attention: bool = True) -> None:
+    def __init__(self, *, keep_attention: bool = True, missing_cap: int | None = None) -> None:
         # (status, tag, python, target) -> [files, bytes]: one dict update per record.
         self._groups: dict[tuple[Status, str | None, str | None, bool], list[int]] = {}
         self._totals: _Totals | None = None
         self._keep = keep_attention
+        # ``missing_cap``: keep at most this many ``missing`` records (a tree without caches
+        # has one per source); ``missing_left_out`` counts the rest.
+        self._missing_cap = missing_cap
+        self.missing_left_out = 0
         self.attention: list[Record] = []
         self.attention_count = 0  # records that need attention, kept or not
         self.deep: Counter[str] = Counter()  # the deep check's verdicts: "ok", "damaged", ...
@@ -42,6 +46,11 @@ class Summary:
         needs = record.needs_attention
         self.attention_count += needs
         if self._keep and (needs or record.dangerous or status is Status.UNREADABLE):
+            if status is Status.MISSING and self._missing_cap is not None:
+                if self._missing_cap <= 0:
+                    self.missing_left_out += 1
+                    return
+                self._missing_cap -= 1
             self.attention.append(record)
 
     def _total(self) -> _Totals:

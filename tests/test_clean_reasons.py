@@ -63,7 +63,9 @@ def test_verbose_says_why_each_file_stays(
     code, out, err = cli(capsys, "clean", "--stale", "-v", str(root))
     assert code == 0, err
     assert f"removed stale      {p['stale']}" in out
-    kept = {line.split()[2].rstrip(":"): line for line in out.splitlines() if line.startswith("kept ")}
+    kept = {
+        line.split()[2].rstrip(":"): line for line in out.splitlines() if line.startswith("kept ")
+    }
     assert kept[str(p["notes"])].startswith("kept corrupt    ")
     assert kept[str(p["notes"])].endswith(
         "not bytecode; outside __pycache__ only files with a known magic number are removed"

@@ -67,6 +67,8 @@ def text_report(
         f"{counted(summary.cache_files, 'cache file')}, {size(summary.cache_bytes)} in {where}"
         f" (target: {', '.join(t.name for t in targets)})"
     )
+    if summary.directories:
+        out.append(directories_line(summary))
     if summary.files and not quiet:
         out += ["", f"  {'status':<14}{'files':>8}  {'size':>10}"]
         for status in Status:
@@ -112,6 +114,14 @@ def text_report(
         out += ["", paint("nothing needs attention", "green", color)]
     if out:
         yield "\n".join(out) + "\n"
+
+
+def directories_line(summary: Summary) -> str:
+    """The directories the scan reports, apart from the cache files: "1 ghost directory"."""
+    return ", ".join(
+        counted(n, f"{status.value} directory", f"{status.value} directories")
+        for status, n in sorted(summary.directories.items())
+    )
 
 
 def deep_line(summary: Summary, unchecked: Mapping[str, str]) -> str:
@@ -248,6 +258,8 @@ def json_report(
                 }
                 for key in sorted(summary.interpreter_files)
             },
+            "directories": {s.value: n for s, n in sorted(summary.directories.items())},
+            "missing": summary.missing,
             "needs_attention": summary.attention_count,
             "deep": None
             if unchecked is None

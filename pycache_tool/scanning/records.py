@@ -45,6 +45,9 @@ class Record(NamedTuple):
     # "not checked" (no interpreter of the file's version); None when not asked for, or for a
     # cache whose code no import reads.
     deep: str | None = None
+    # A directory's record (a ghost, a directory that cannot be listed), not a cache file's:
+    # the reports count it on a line of its own. Not part of the JSON records.
+    directory: bool = False
 
     @property
     def needs_attention(self) -> bool:

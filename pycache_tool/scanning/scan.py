@@ -140,9 +140,10 @@ class Scan:
                         event.path,
                         Status.GHOST,
                         reason="holds nothing but __pycache__: still imports as a namespace package",
+                        directory=True,
                     )
                 elif isinstance(event, Unlistable) and not _gone(event.error):
-                    yield Record(event.path, Status.UNREADABLE, reason=describe(event.error))
+                    yield _unlistable(event)
 
     def _wanted(self, tag: str | None, classifier: Classifier) -> bool:
         return (
@@ -166,7 +167,7 @@ class Scan:
             return
         for event in walk(mirror, root_rules(mirror, None, False), use_ignore_files=False):
             if isinstance(event, Unlistable) and not _gone(event.error):
-                yield Record(event.path, Status.UNREADABLE, reason=describe(event.error))
+                yield _unlistable(event)
             if not isinstance(event, Listing):
                 continue
             source_dir = os.sep + os.path.relpath(event.path, self.pycache_prefix)
@@ -222,7 +223,7 @@ class Scan:
         directory = listing.path
         if listing.pycache_error is not None and not _gone(listing.pycache_error):
             pycache_dir = os.path.join(directory, "__pycache__")
-            record = Record(pycache_dir, Status.UNREADABLE, reason=describe(listing.pycache_error))
+            record = _unlistable(Unlistable(pycache_dir, listing.pycache_error))
             yield record, "", None
         for entry in listing.pycache or ():
             name = parse_cache_name(entry.name)
@@ -326,6 +327,10 @@ def _roots(paths: Iterable[str | os.PathLike[str]]) -> list[str]:
         for r in unique
         if not any(r != o and r.startswith(o.rstrip(os.sep) + os.sep) for o in unique)
     ]
+
+
+def _unlistable(event: Unlistable) -> Record:
+    return Record(event.path, Status.UNREADABLE, reason=describe(event.error), directory=True)
 
 
 def _gone(error: OSError) -> bool:

@@ -11,7 +11,9 @@ from pycache_tool.scanning.records import Record, Status
 
 
 class Summary:
-    """Counts and bytes by status and by interpreter; keeps only the records that need a look.
+    """Counts and bytes of cache files by status and by interpreter; directories (ghosts,
+    directories that cannot be listed) and missing caches are counted apart, as what they
+    are. Keeps only the records that need a look.
 
     ``keep_attention=False`` keeps none, only their count (``attention_count``): for a report
     that does not list them, since on a neglected tree they grow with the tree.
@@ -29,16 +31,23 @@ class Summary:
         self.attention: list[Record] = []
         self.attention_count = 0  # records that need attention, kept or not
         self.deep: Counter[str] = Counter()  # the deep check's verdicts: "ok", "damaged", ...
+        self.directories: Counter[Status] = Counter()  # directory records by status
+        self.missing = 0  # caches a target lacks (no file: no record of a cache file)
 
     def add(self, record: Record) -> None:
         status = record.status
-        key = (status, record.tag, record.python, record.target)
-        group = self._groups.get(key)
-        if group is None:
-            group = self._groups[key] = [0, 0]
-        group[0] += 1
-        group[1] += record.size
-        self._totals = None
+        if record.directory:
+            self.directories[status] += 1
+        elif status is Status.MISSING:
+            self.missing += 1
+        else:
+            key = (status, record.tag, record.python, record.target)
+            group = self._groups.get(key)
+            if group is None:
+                group = self._groups[key] = [0, 0]
+            group[0] += 1
+            group[1] += record.size
+            self._totals = None
         if record.deep is not None:
             self.deep[record.deep] += 1
         if status is Status.FRESH:
@@ -59,8 +68,6 @@ class Summary:
             for (status, tag, python, target), (files, size) in self._groups.items():
                 totals.files[status] += files
                 totals.bytes[status] += size
-                if status in (Status.GHOST, Status.MISSING):
-                    continue
                 key = interpreter_key(tag, python)
                 totals.interpreter_files[key] += files
                 totals.interpreter_bytes[key] += size
@@ -91,9 +98,7 @@ class Summary:
 
     @property
     def cache_files(self) -> int:
-        return sum(
-            n for status, n in self.files.items() if status not in (Status.GHOST, Status.MISSING)
-        )
+        return sum(self.files.values())
 
     @property
     def cache_bytes(self) -> int:
@@ -101,7 +106,8 @@ class Summary:
 
     @property
     def unreadable(self) -> int:
-        return self.files[Status.UNREADABLE]
+        """Cache files and directories that could not be read."""
+        return self.files[Status.UNREADABLE] + self.directories[Status.UNREADABLE]
 
     def needs_attention(self) -> bool:
         return self.attention_count > 0

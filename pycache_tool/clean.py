@@ -348,10 +348,11 @@ _PYCACHE_TAIL = os.sep + PYCACHE
 def _emptied_ghost_dirs(ghost: str, gone: set[str]) -> dict[str, str]:
     """Directories in a ghost that hold nothing once ``gone`` is removed (post-order).
 
-    The walker's definition, re-checked on disk: a ``__pycache__`` goes when every entry in it
+    The walker's verdict, re-checked on disk: a ``__pycache__`` goes when every entry in it
     is planned (a subdirectory or any other file keeps it); any other directory goes only when
-    it holds nothing but such ``__pycache__`` directories and such directories, at least one.
-    A directory that stays does not keep its emptied subdirectories: all of them are visited.
+    it holds nothing but such ``__pycache__`` directories and such directories (an empty ghost
+    inside a package holds none). A directory that stays does not keep its emptied
+    subdirectories: all of them are visited.
     """
     found: dict[str, str] = {}
 
@@ -361,17 +362,15 @@ def _emptied_ghost_dirs(ghost: str, gone: set[str]) -> dict[str, str]:
                 entries = list(it)
         except OSError:
             return False
-        holds_cache, stays = is_pycache, False
+        stays = False
         for entry in entries:
             if entry.path in gone:
-                holds_cache = True
-            elif is_pycache or not entry.is_dir(follow_symlinks=False):
+                continue
+            if is_pycache or not entry.is_dir(follow_symlinks=False):
                 stays = True
-            elif empties(entry.path, entry.name == PYCACHE):
-                holds_cache = True
-            else:
+            elif not empties(entry.path, entry.name == PYCACHE):
                 stays = True
-        if stays or not holds_cache:
+        if stays:
             return False
         if directory not in gone:
             found[directory] = PYCACHE if is_pycache else "ghost"

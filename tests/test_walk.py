@@ -449,8 +449,8 @@ def test_ghosts_below_a_live_directory(tmp_path: Path) -> None:
     write(tmp_path / "pkg" / "__init__.py")
     make_cache_only(tmp_path / "pkg" / "x")
     make_cache_only(tmp_path / "pkg" / "y")
-    (tmp_path / "pkg" / "empty").mkdir()
-    assert ghosts(tmp_path) == ["pkg/x", "pkg/y"]
+    (tmp_path / "pkg" / "empty").mkdir()  # inside a package: a ghost too
+    assert ghosts(tmp_path) == ["pkg/empty", "pkg/x", "pkg/y"]
 
 
 def test_not_ghosts(tmp_path: Path) -> None:

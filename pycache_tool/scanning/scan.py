@@ -33,6 +33,8 @@ class _Default(enum.Enum):
 # PYTHONPYCACHEPREFIX); None: no prefix.
 ENVIRONMENT = _Default.ENVIRONMENT
 Prefix = Union[str, "os.PathLike[str]", None, Literal[_Default.ENVIRONMENT]]
+_GHOST = "holds nothing but __pycache__: still imports as a namespace package"
+_EMPTY_GHOST = "an empty directory inside a package: still imports as a namespace package"
 _DEEP_BATCH = 256  # records handed to the deep check at a time
 # A cache file of a walked directory: its record, its file name, what it covers if fresh.
 _Item = tuple[Record, str, Optional[FreshKey]]
@@ -139,7 +141,7 @@ class Scan:
                     yield Record(
                         event.path,
                         Status.GHOST,
-                        reason="holds nothing but __pycache__: still imports as a namespace package",
+                        reason=_EMPTY_GHOST if event.empty else _GHOST,
                         directory=True,
                     )
                 elif isinstance(event, Unlistable) and not _gone(event.error):

@@ -1,8 +1,8 @@
 """The one tree walker: os.scandir, never following symlinks, pruning what git would ignore.
 
 It yields one ``Listing`` per walked directory (with its ``__pycache__`` listed alongside),
-``Ghost`` for the topmost directories that hold nothing but caches, and ``Unlistable`` for
-directories it could not read. Ignore rules prune source directories only: ``__pycache__``
+``Ghost`` for the topmost directories that hold nothing but caches (or nothing at all, inside
+a package), and ``Unlistable`` for directories it could not read. Ignore rules prune source directories only: ``__pycache__``
 is always listed, whatever the ignore files say.
 """
 
@@ -38,6 +38,7 @@ class Listing(NamedTuple):
 
 class Ghost(NamedTuple):
     path: str
+    empty: bool = False  # holds no __pycache__ at all: an empty directory inside a package
 
 
 class Unlistable(NamedTuple):
@@ -49,7 +50,16 @@ Event = Union[Listing, Ghost, Unlistable]
 
 
 class _Frame:
-    __slots__ = ("path", "pending", "candidate", "has_cache", "ghosts")
+    __slots__ = (
+        "path",
+        "pending",
+        "candidate",
+        "has_cache",
+        "package",
+        "inside",
+        "pycache_below",
+        "ghosts",
+    )
 
     def __init__(
         self,
@@ -57,12 +67,19 @@ class _Frame:
         pending: list[tuple[str, IgnoreStack]],
         candidate: bool,
         has_cache: bool,
+        package: bool,
+        inside: bool,
     ) -> None:
         self.path = path
         self.pending = pending  # child directories still to walk, last first, and their rules
         self.candidate = candidate  # nothing but __pycache__ and subdirectories so far
-        self.has_cache = has_cache
-        self.ghosts: list[str] = []  # topmost ghost directories below, not yet reported
+        self.has_cache = has_cache  # a __pycache__ here, or a ghost below
+        self.package = package  # a regular package: an __init__.py or a sourceless __init__.pyc
+        # Inside a package: its parent is a regular package, or a directory without an
+        # __init__ inside one. An empty directory there still imports as a namespace package.
+        self.inside = inside
+        self.pycache_below = has_cache  # a __pycache__ here or in a ghost below
+        self.ghosts: list[Ghost] = []  # topmost ghost directories below, not yet reported
 
 
 def walk(
@@ -82,7 +99,7 @@ def walk(
         yield listed
         return
     yield listed[0]
-    frames.append(_Frame(root, *listed[1:]))
+    frames.append(_Frame(root, *listed[1:], inside=False))  # nothing above a root is asked
     while frames:
         frame = frames[-1]
         if frame.pending:
@@ -93,19 +110,19 @@ def walk(
                 yield listed
                 continue
             yield listed[0]
-            frames.append(_Frame(child, *listed[1:]))
+            frames.append(_Frame(child, *listed[1:], inside=frame.package or frame.inside))
             continue
         frames.pop()
-        ghost = frame.candidate and frame.has_cache
+        ghost = frame.candidate and (frame.has_cache or frame.inside)
         parent = frames[-1] if frames else None
         if ghost and parent is not None:
-            parent.ghosts.append(frame.path)
+            parent.ghosts.append(Ghost(frame.path, empty=not frame.pycache_below))
             parent.has_cache = True
+            parent.pycache_below = parent.pycache_below or frame.pycache_below
             continue
         if parent is not None:
             parent.candidate = False
-        for path in frame.ghosts:
-            yield Ghost(path)
+        yield from frame.ghosts
 
 
 def _list(
@@ -115,7 +132,7 @@ def _list(
     skip: frozenset[str],
     *,
     is_root: bool,
-) -> Unlistable | tuple[Listing, list[tuple[str, IgnoreStack]], bool, bool]:
+) -> Unlistable | tuple[Listing, list[tuple[str, IgnoreStack]], bool, bool, bool]:
     try:
         with os.scandir(path) as it:
             entries = sorted(it, key=_BY_NAME)
@@ -166,7 +183,8 @@ def _list(
                 subdirs.append((entry.path, child))
     subdirs.reverse()
     listing = Listing(path, files, dirs, pycache, pycache_error, rules)
-    return listing, subdirs, candidate, pycache is not None or pycache_error is not None
+    package = "__init__.py" in names or "__init__.pyc" in names
+    return listing, subdirs, candidate, pycache is not None or pycache_error is not None, package
 
 
 def repository_rules(top: str, rules: IgnoreStack) -> IgnoreStack:

@@ -93,10 +93,15 @@ class Area:
         self.prefix = prefix
 
     def root_of(self, path: str) -> tuple[str, str] | None:
+        """The root ``path`` was found under: the deepest one, since a root named through a
+        symlink may lie below another root's path without being inside its walk."""
+        found = None
         for root, real in self.roots:
-            if path.startswith(root.rstrip(os.sep) + os.sep):
-                return root, real
-        return None
+            if path.startswith(root.rstrip(os.sep) + os.sep) and (
+                found is None or len(root) > len(found[0])
+            ):
+                found = (root, real)
+        return found
 
     def in_prefix(self, path: str) -> bool:
         return bool(self.prefix) and path.startswith(str(self.prefix).rstrip(os.sep) + os.sep)

@@ -201,12 +201,6 @@ def test_symlinked_pycache_is_not_followed(tmp_path: Path) -> None:
     assert set(statuses([tmp_path], tmp_path)) == {f"real/__pycache__/gone.{TAG}.pyc"}
 
 
-def test_symlinked_root_is_refused(tmp_path: Path) -> None:
-    (tmp_path / "real").mkdir()
-    (tmp_path / "link").symlink_to("real", target_is_directory=True)
-    assert main(["audit", str(tmp_path / "link")]) == 2
-
-
 # --- ignore rules ------------------------------------------------------------------------
 
 

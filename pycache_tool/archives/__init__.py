@@ -89,12 +89,13 @@ def archive_kind(path: str) -> Kind | None:
 
 def split_paths(paths: Sequence[str]) -> tuple[list[str], list[str]]:
     """(directories, archives) from PATHS: a regular file with an archive suffix is an archive;
-    anything else is left to the directory scan, which rejects what it cannot walk."""
+    anything else is left to the directory scan, which rejects what it cannot walk. A symlink
+    named as a PATH is followed, as ``find``, ``fd`` and ``rg`` do."""
     directories: list[str] = []
     archives: list[str] = []
     for path in paths:
         try:
-            info = os.lstat(path)
+            info = os.stat(path)
         except OSError:
             if archive_kind(path):
                 raise UsageError(f"{path}: no such file") from None
@@ -118,7 +119,8 @@ def inspect(path: str, targets: Sequence[Interpreter] = ()) -> Archive:
     path = os.path.abspath(path)
     kind = archive_kind(path) or ZIP
     try:
-        fd = os.open(path, _OPEN_FLAGS)
+        # A symlink named as a PATH is followed: the file it names is opened, never a link.
+        fd = os.open(os.path.realpath(path), _OPEN_FLAGS)
     except OSError as exc:
         return Archive(path, kind, [], describe(exc))
     with os.fdopen(fd, "rb") as f:

@@ -20,6 +20,7 @@ from pycache_tool.cli.options import (
     TagOpt,
     check_loudness,
     make_scan,
+    warn_unmatched,
 )
 from pycache_tool.errors import ExitCode
 
@@ -153,6 +154,7 @@ def audit(
                 + archives_text(archives, cwd=cwd, verbose=verbose, quiet=quiet, color=color)
             )
     sys.stdout.flush()
+    warn_unmatched(scan)
     code = ExitCode.OK
     if summary.unreadable or any(a.incomplete for a in archives):
         code = ExitCode.INCOMPLETE

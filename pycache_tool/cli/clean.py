@@ -22,6 +22,7 @@ from pycache_tool.cli.options import (
     TagOpt,
     check_loudness,
     make_scan,
+    warn_unmatched,
 )
 from pycache_tool.errors import ExitCode
 
@@ -115,6 +116,7 @@ def clean(
     area = Area(scan.roots, scan.pycache_prefix)
     chosen = [name for name, on in flags.items() if on]
     the_plan = plan(scan, chosen, area, targets=scan.targets, keep_reasons=verbose)
+    warn_unmatched(scan)
     outcome = Outcome([], [], [])
 
     def report(*, interrupted: bool = False) -> None:
@@ -127,6 +129,7 @@ def clean(
                 tracked=tracked,
                 kept=the_plan.kept,
                 interrupted=interrupted,
+                ignored=scan.ignored,
             )
         else:
             text = clean_text(
@@ -139,6 +142,7 @@ def clean(
                 color=use_color(sys.stdout),
                 kept=the_plan.kept or (),
                 interrupted=interrupted,
+                ignored=scan.ignored,
             )
         sys.stdout.write(text)
         sys.stdout.flush()

@@ -56,7 +56,8 @@ ExcludeOpt = Annotated[
     typer.Option(
         "--exclude",
         metavar="PATTERN",
-        help="Skip directories matching this gitignore pattern (repeatable).",
+        help="Skip what matches this gitignore pattern (directories, and files outside"
+        " __pycache__), relative to the project root (repeatable).",
     ),
 ]
 NoIgnoreOpt = Annotated[
@@ -205,8 +206,24 @@ def make_scan(
         use_ignore_files=chosen.use_ignore_files,
         require_fresh=require_fresh,
         deep=deep,
+        check_excludes=exclude or (),
         **options,
     )
+
+
+def warn_unmatched(scan: "Scan") -> None:
+    """Once the walk is done: a command-line --exclude pattern that matched nothing is most
+    likely written relative to the wrong directory; say so on stderr."""
+    if not scan.unmatched_excludes:
+        return
+    from pycache_tool.scanning.walk import project_root
+
+    bases = ", ".join(sorted({project_root(root) for root in scan.roots}))
+    for pattern in scan.unmatched_excludes:
+        sys.stderr.write(
+            f"pycache-tool: warning: --exclude {pattern} matched nothing; patterns are relative"
+            f" to the project root ({bases}), not to the current directory\n"
+        )
 
 
 def show_progress() -> bool:

@@ -22,10 +22,12 @@ def clean_text(
     color: bool = False,
     kept: Sequence[Kept] = (),
     interrupted: bool = False,
+    ignored: Sequence[str] = (),
 ) -> str:
     """One line per removal (unless quiet; with why it goes when verbose), what stays and why
     (``kept``, verbose), what was skipped or failed, then the totals. ``interrupted``: the run
-    was cut short, and the totals say what it had done by then."""
+    was cut short, and the totals say what it had done by then. ``ignored``: the directories
+    the ignore files kept out of the scan, which the totals mention."""
     verb = "would remove" if dry_run else "removed"
     out: list[str] = []
     if not quiet:
@@ -55,7 +57,21 @@ def clean_text(
         )
     else:
         out.append(f"{verb} {totals}")
+    if ignored and not quiet:
+        out.append(ignored_line(ignored, cwd))
     return "\n".join(out) + "\n"
+
+
+def ignored_line(ignored: Sequence[str], cwd: str) -> str:
+    """The directories the ignore files kept out: clean removes nothing in them."""
+    named = ", ".join(show_path(p, cwd) for p in ignored[:3]) + (
+        ", ..." if len(ignored) > 3 else ""
+    )
+    them = "it" if len(ignored) == 1 else "them"
+    return (
+        f"not looked into: {counted(len(ignored), 'directory', 'directories')} that the ignore"
+        f" files (.gitignore, .git/info/exclude) leave out ({named}); --no-ignore includes {them}"
+    )
 
 
 def _what(removal: Removal) -> str:
@@ -81,6 +97,7 @@ def clean_json(
     tracked: Sequence[str] = (),
     kept: Sequence[Kept] | None = None,
     interrupted: bool = False,
+    ignored: Sequence[str] = (),
 ) -> str:
     """The JSON report; ``kept`` is listed with ``--verbose`` only (null otherwise)."""
     doc = {
@@ -105,6 +122,7 @@ def clean_json(
         "failed": [{"path": f.path, "reason": f.reason} for f in outcome.failed],
         "unreadable": [{"path": r.path, "reason": r.reason} for r in unreadable],
         "tracked": list(tracked),
+        "ignored": list(ignored),
         "summary": {
             "files": outcome.files,
             "directories": outcome.directories,

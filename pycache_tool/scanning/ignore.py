@@ -122,6 +122,32 @@ def read_patterns(path: str | None, *, in_tree: bool = False) -> Patterns | None
     return Patterns(lines) if lines else None
 
 
+class PatternUse:
+    """Which of some patterns (``--exclude``, taken one by one) have matched a path so far:
+    one that matches nothing the walk sees is most likely written relative to the wrong
+    directory."""
+
+    def __init__(self, patterns: list[str]) -> None:
+        self._pending = {p: Patterns([os.fsencode(p)]) for p in dict.fromkeys(patterns) if p}
+
+    def __bool__(self) -> bool:
+        return bool(self._pending)
+
+    @property
+    def unmatched(self) -> list[str]:
+        return list(self._pending)
+
+    def see(self, base: str, path: str, is_dir: bool) -> None:
+        """``path`` was walked; ``base`` is the directory the patterns are relative to."""
+        prefix = base if base.endswith(os.sep) else base + os.sep
+        if not path.startswith(prefix):
+            return
+        rel = path[len(prefix) :]
+        for pattern, spec in list(self._pending.items()):
+            if spec.decide(rel, is_dir) is not None:
+                del self._pending[pattern]
+
+
 class IgnoreStack:
     """The rules in force in one directory, lowest precedence first; immutable, shared by children.
 
@@ -164,6 +190,13 @@ class IgnoreStack:
         return verdict == _FORCED or (
             verdict == _IGNORED and (self.repo is None or not self.repo.tracks(path))
         )
+
+    def left_out(self, path: str, is_dir: bool) -> bool:
+        """Does ``--exclude`` (or the configuration's ``exclude``) leave ``path`` out?"""
+        if self._overrides is None:
+            return False
+        casefold = self.repo is not None and self.repo.ignorecase
+        return bool(_decide(self._overrides, path, is_dir, casefold))
 
     def matched(self, path: str, is_dir: bool) -> bool:
         """Do the rules ignore ``path``, tracked or not?"""

@@ -20,9 +20,18 @@ from pycache_tool.errors import UsageError, describe
 from pycache_tool.scanning.classify import Classifier, SourceStat, entry_stat, source_stat
 from pycache_tool.scanning.coverage import Coverage, FreshKey, Need, Tally, covers
 from pycache_tool.scanning.deep import DeepCheck
+from pycache_tool.scanning.ignore import PatternUse
 from pycache_tool.scanning.records import Record, Status
 from pycache_tool.scanning.shadow import LazyShadows, ShadowRules
-from pycache_tool.scanning.walk import Ghost, Listing, Unlistable, root_rules, walk
+from pycache_tool.scanning.walk import (
+    Ghost,
+    Ignored,
+    Listing,
+    Unlistable,
+    project_root,
+    root_rules,
+    walk,
+)
 
 
 class _Default(enum.Enum):
@@ -62,6 +71,7 @@ class Scan:
         collect_needs: Literal["uncovered", "all"] | None = None,
         targets_only: bool = False,
         deep: bool = False,
+        check_excludes: Sequence[str] = (),
     ) -> None:
         """``levels``: the optimization levels each target needs a cache for (default: its own
         -O level). ``invalidation``: a cache counts as fresh coverage only when written in
@@ -73,10 +83,18 @@ class Scan:
         ``deep``: also check the code after the header of every cache import would read,
         inside an interpreter of its version (see ``deep.py``); ``unchecked`` then names the
         Pythons whose caches could not be checked, and why.
+        ``check_excludes``: patterns of ``exclude`` (those given on the command line) that
+        should match something; once iteration ends, ``unmatched_excludes`` lists those that
+        matched no path the walk saw; ``ignored`` lists the directories the ignore files kept
+        out of the walk, and ``excluded`` counts those ``exclude`` kept out.
         """
         self.roots = _roots(paths)
         self.targets = list(targets) if targets else [interpreters.current()]
         self.exclude = list(exclude)
+        self.check_excludes = list(check_excludes)
+        self._pattern_use = PatternUse(self.check_excludes)
+        self.ignored: list[str] = []  # directories the ignore files kept out
+        self.excluded = 0  # directories exclude kept out
         self.use_ignore_files = use_ignore_files
         if pycache_prefix is ENVIRONMENT:
             pycache_prefix = (
@@ -95,6 +113,10 @@ class Scan:
         self.unchecked: dict[str, str] = {}
         self._rules = ShadowRules(self.targets)
         self._deep: DeepCheck | None = None
+
+    @property
+    def unmatched_excludes(self) -> list[str]:
+        return self._pattern_use.unmatched
 
     @property
     def coverage(self) -> list[Coverage]:
@@ -119,6 +141,8 @@ class Scan:
     def __iter__(self) -> Iterator[Record]:
         self._tally = self._new_tally()
         self.unchecked.clear()  # the same dict: a report may hold it already
+        self._pattern_use = PatternUse(self.check_excludes)
+        self.ignored, self.excluded = [], 0
         if self.deep:
             self._deep = DeepCheck(self.targets, self.unchecked)
         try:
@@ -134,9 +158,17 @@ class Scan:
                 skip = frozenset({self.pycache_prefix})
                 yield from self._prefix_tree(root, classifier)
             rules = root_rules(root, self.exclude, self.use_ignore_files)
+            base = project_root(root)  # what exclude patterns are relative to
             for event in walk(root, rules, use_ignore_files=self.use_ignore_files, skip=skip):
                 if isinstance(event, Listing):
+                    if self._pattern_use:
+                        self._see(base, event)
                     yield from self._directory(event, classifier)
+                elif isinstance(event, Ignored):
+                    if event.excluded:
+                        self.excluded += 1
+                    else:
+                        self.ignored.append(event.path)
                 elif isinstance(event, Ghost):
                     yield Record(
                         event.path,
@@ -146,6 +178,13 @@ class Scan:
                     )
                 elif isinstance(event, Unlistable) and not _gone(event.error):
                     yield _unlistable(event)
+
+    def _see(self, base: str, listing: Listing) -> None:
+        """Show the exclude patterns still unmatched what this directory holds."""
+        for name in listing.dirs:
+            self._pattern_use.see(base, os.path.join(listing.path, name), True)
+        for entry in listing.files:
+            self._pattern_use.see(base, entry.path, False)
 
     def _wanted(self, tag: str | None, classifier: Classifier) -> bool:
         return (
@@ -253,6 +292,8 @@ class Scan:
                 legacy
                 and entry.name.endswith((".pyc", ".pyo"))
                 and entry.is_file(follow_symlinks=False)
+                # exclude takes file patterns: notes.pyc, a text file, is left out when named
+                and not (listing.rules and listing.rules.left_out(entry.path, False))
             ):
                 stem = entry.name[:-4]
                 source_name = stem + ".py"
@@ -291,6 +332,7 @@ def scan(
     collect_needs: Literal["uncovered", "all"] | None = None,
     targets_only: bool = False,
     deep: bool = False,
+    check_excludes: Sequence[str] = (),
 ) -> Scan:
     """Scan ``paths`` and return the records: an iterable ``Scan`` (see there for the
     arguments, which are the same)."""
@@ -306,6 +348,7 @@ def scan(
         collect_needs=collect_needs,
         targets_only=targets_only,
         deep=deep,
+        check_excludes=check_excludes,
     )
 
 

@@ -46,7 +46,23 @@ class Unlistable(NamedTuple):
     error: OSError
 
 
-Event = Union[Listing, Ghost, Unlistable]
+class Ignored(NamedTuple):
+    """A directory the ignore rules keep out of the walk (never ``.git``, never a skipped one)."""
+
+    path: str
+    excluded: bool  # by --exclude or the configuration's exclude, not by an ignore file
+
+
+Event = Union[Listing, Ghost, Unlistable, Ignored]
+
+
+class _Listed(NamedTuple):
+    listing: Listing
+    subdirs: list[tuple[str, IgnoreStack]]  # to walk, last first, and their rules
+    candidate: bool
+    has_cache: bool
+    package: bool
+    ignored: list[Ignored]
 
 
 class _Frame:
@@ -98,8 +114,9 @@ def walk(
     if isinstance(listed, Unlistable):
         yield listed
         return
-    yield listed[0]
-    frames.append(_Frame(root, *listed[1:], inside=False))  # nothing above a root is asked
+    yield listed.listing
+    yield from listed.ignored
+    frames.append(_frame(listed, inside=False))  # nothing above a root is asked
     while frames:
         frame = frames[-1]
         if frame.pending:
@@ -109,8 +126,9 @@ def walk(
                 frame.candidate = False
                 yield listed
                 continue
-            yield listed[0]
-            frames.append(_Frame(child, *listed[1:], inside=frame.package or frame.inside))
+            yield listed.listing
+            yield from listed.ignored
+            frames.append(_frame(listed, inside=frame.package or frame.inside))
             continue
         frames.pop()
         ghost = frame.candidate and (frame.has_cache or frame.inside)
@@ -125,6 +143,17 @@ def walk(
         yield from frame.ghosts
 
 
+def _frame(listed: _Listed, *, inside: bool) -> _Frame:
+    return _Frame(
+        listed.listing.path,
+        listed.subdirs,
+        listed.candidate,
+        listed.has_cache,
+        listed.package,
+        inside,
+    )
+
+
 def _list(
     path: str,
     inherited: IgnoreStack,
@@ -132,7 +161,7 @@ def _list(
     skip: frozenset[str],
     *,
     is_root: bool,
-) -> Unlistable | tuple[Listing, list[tuple[str, IgnoreStack]], bool, bool, bool]:
+) -> Unlistable | _Listed:
     try:
         with os.scandir(path) as it:
             entries = sorted(it, key=_BY_NAME)
@@ -155,6 +184,7 @@ def _list(
     files: list[os.DirEntry[str]] = []
     dirs: list[str] = []  # a package shadows a module of its name, even in an ignored directory
     subdirs: list[tuple[str, IgnoreStack]] = []
+    ignored: list[Ignored] = []
     pycache: list[os.DirEntry[str]] | None = None
     pycache_error: OSError | None = None
     candidate = not is_root
@@ -177,6 +207,8 @@ def _list(
             child = None
             if entry.name not in VCS_DIRS and entry.path not in skip:
                 child = rules.enter(entry.path) if rules else rules
+                if child is None:
+                    ignored.append(Ignored(entry.path, rules.left_out(entry.path, True)))
             if child is None:
                 candidate = False
             else:
@@ -184,7 +216,8 @@ def _list(
     subdirs.reverse()
     listing = Listing(path, files, dirs, pycache, pycache_error, rules)
     package = "__init__.py" in names or "__init__.pyc" in names
-    return listing, subdirs, candidate, pycache is not None or pycache_error is not None, package
+    has_cache = pycache is not None or pycache_error is not None
+    return _Listed(listing, subdirs, candidate, has_cache, package, ignored)
 
 
 def repository_rules(top: str, rules: IgnoreStack) -> IgnoreStack:

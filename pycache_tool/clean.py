@@ -19,7 +19,7 @@ from pycache_tool.errors import describe
 from pycache_tool.scanning.records import Record, Status
 from pycache_tool.scanning.walk import PYCACHE, VCS_DIRS
 
-# Category -> the statuses it removes. "foreign" and "ghosts" are chosen differently.
+# Category -> the statuses it removes. "foreign", "own" and "ghosts" are chosen differently.
 CATEGORIES: dict[str, frozenset[Status]] = {
     "stale": frozenset({Status.STALE}),
     "orphans": frozenset({Status.ORPHAN}),
@@ -28,6 +28,7 @@ CATEGORIES: dict[str, frozenset[Status]] = {
     "corrupt": frozenset({Status.CORRUPT}),
     "sourceless": frozenset({Status.SOURCELESS}),
     "foreign": frozenset(),
+    "own": frozenset(),
     "ghosts": frozenset(),
 }
 # What "every cache file" means when no category is named: never importable sourceless code.
@@ -187,9 +188,10 @@ def plan(
 ) -> Plan:
     """The removals for ``categories`` (none: every cache file except sourceless ones).
 
-    ``targets`` decide "foreign" for files outside ``__pycache__``, which carry no tag: such a
-    file is foreign when the Python its magic names is not a target (without ``targets``, the
-    records' own ``target`` field decides, which counts only tagless, Python 2 style targets).
+    ``targets`` decide "foreign" (and "own", its complement: the targets' caches, fresh ones
+    included) for files outside ``__pycache__``, which carry no tag: such a file is foreign
+    when the Python its magic names is not a target (without ``targets``, the records' own
+    ``target`` field decides).
     ``keep_reasons``: also list every file (and ghost) that stays, and why (``clean -v``).
     """
     chosen = sorted(set(categories))
@@ -223,6 +225,8 @@ def plan(
             files.append((record, category, _why(record, category)))
         elif "foreign" in chosen and status is not Status.SOURCELESS and _foreign(record, pythons):
             files.append((record, "foreign", _why_foreign(record, targets)))
+        elif "own" in chosen and status is not Status.SOURCELESS and not _foreign(record, pythons):
+            files.append((record, "own", f"--own: a cache of {_name(record)}, a target"))
         elif "ghosts" in chosen and status is not Status.SOURCELESS:
             candidates.append(record)
         elif status is Status.SOURCELESS:
@@ -271,16 +275,16 @@ def _why(record: Record, category: str | None) -> str:
     return f"--{category}: {record.reason}"
 
 
+def _name(record: Record) -> str:
+    """The name of the interpreter a cache file is for."""
+    if record.tag:
+        return base_tag(record.tag)
+    return name_of_python(record.python) if record.python else "its interpreter"
+
+
 def _why_foreign(record: Record, targets: Iterable[Interpreter] | None) -> str:
-    name = (
-        base_tag(record.tag)
-        if record.tag
-        else name_of_python(record.python)
-        if record.python
-        else "its interpreter"
-    )
     names = ", ".join(t.name for t in targets) if targets is not None else ""
-    return f"--foreign: {name} is not a target" + (f" (targets: {names})" if names else "")
+    return f"--foreign: {_name(record)} is not a target" + (f" (targets: {names})" if names else "")
 
 
 def _not_asked(asked: str) -> str:

@@ -124,3 +124,22 @@ def test_an_interrupted_clean_says_what_it_had_removed(
         )
     assert len(removed) == 2 and not any(Path(r).exists() for r in removed)
     assert p["fresh"].exists() or p["stale"].exists()  # it stopped half-way
+
+
+def test_own_is_the_complement_of_foreign(
+    tree: tuple[Path, dict[str, Path]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--own``: every cache of the targets, fresh ones included, and nothing of any other
+    interpreter (what doctor suggests for the caches a pycache_prefix makes dead)."""
+    root, p = tree
+
+    def removed(*args: str) -> set[str]:
+        _, doc = cli_json(capsys, "clean", "-n", *args, str(root))
+        return {r["path"] for r in doc["removed"] if r["kind"] == "file"}
+
+    own = removed("--own", "--tag", TAG)
+    foreign = removed("--foreign", "--tag", TAG)
+    assert str(p["fresh"]) in own and str(p["legacy"]) in own and str(p["foreign"]) not in own
+    assert not own & foreign and own | foreign == removed()
+    assert removed("--own", "--tag", FOREIGN_TAG) == {str(p["foreign"])}
+    assert str(p["sourceless"]) not in own  # only --sourceless takes importable code

@@ -69,6 +69,14 @@ def clean(
             " included.",
         ),
     ] = False,
+    own: Annotated[
+        bool,
+        typer.Option(
+            "--own",
+            help="Every cache of the target interpreters, fresh ones included (the complement of"
+            " --foreign).",
+        ),
+    ] = False,
     ghosts: Annotated[
         bool,
         typer.Option(
@@ -109,6 +117,7 @@ def clean(
         "shadowed": shadowed,
         "corrupt": corrupt,
         "foreign": foreign,
+        "own": own,
         "ghosts": ghosts,
         "sourceless": sourceless,
     }

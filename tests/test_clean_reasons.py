@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 
-from pycache_tool import clean as clean_module
 from tests.cleantrees import FOREIGN_TAG, TAG, mixed_tree
 from tests.conftest import cli, cli_json, write
 
@@ -106,7 +105,7 @@ def test_an_interrupted_clean_says_what_it_had_removed(
         real_unlink(path, *args, **kwargs)
         done.append(str(path))
 
-    monkeypatch.setattr(clean_module.os, "unlink", unlink)
+    monkeypatch.setattr(os, "unlink", unlink)  # what clean removes with
     code, out, err = cli(capsys, "clean", "--format", output, str(root))
     assert code == 130 and err == "pycache-tool: interrupted\n"
     if output == "json":

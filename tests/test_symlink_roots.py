@@ -28,7 +28,7 @@ def venv(tmp_path: Path) -> Path:
 
 
 def _paths(doc: dict[str, object]) -> list[str]:
-    return sorted(r["path"] for r in doc["records"])  # type: ignore[attr-defined, index]
+    return sorted(r["path"] for r in doc["records"])  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize("suffix", ["", "/"])

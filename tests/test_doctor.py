@@ -24,7 +24,7 @@ from pycache_tool.bytecode import interpreters
 from pycache_tool.doctor import diagnose
 from pycache_tool.reports.doctor import doctor_text
 
-from .cleantrees import snapshot
+from .cleantrees import foreign_copy, snapshot
 from .conftest import INTERPRETERS, cli, cli_json, interpreter_params, write
 
 DOCTOR_VERSIONS = ["3.8", "3.9", "3.10", "3.11", "3.12", "3.13", "pypy3"]
@@ -408,14 +408,20 @@ def test_prefix_makes_in_tree_caches_dead_weight(
     assert (location["in_tree_files"], location["fresh"], location["files"]) == (11, 0, 0)
     assert location["in_tree_bytes"] == sum(p.stat().st_size for p in in_tree)
     warning = finding(report, "prefix-dead-weight")
-    assert warning["fix"] == f"PYTHONPYCACHEPREFIX= pycache-tool clean --no-ignore {site}"
+    tag = report["tag"]
+    assert warning["fix"] == (
+        f"PYTHONPYCACHEPREFIX= pycache-tool clean --own --tag {tag} --no-ignore {site}"
+    )
     # The prefix tree has caches of its own, which the fix must leave alone.
     assert cli(capsys, "compile", "--site-packages", "--python", exe)[0] == 0
     mirror = prefix / site.relative_to(site.anchor)
     mirrored = caches(mirror)
     assert len(mirrored) == 11
+    # So must it leave the caches of other interpreters, which this prefix does not concern.
+    other = "cpython-38" if tag != "cpython-38" else "cpython-39"
+    others = [foreign_copy(pyc, pyc.name.replace(tag, other)) for pyc in in_tree[:3]]
     run_fix(capsys, monkeypatch, warning["fix"])
-    assert caches(site) == [] and caches(mirror) == mirrored
+    assert caches(site) == others and caches(mirror) == mirrored
     monkeypatch.setenv("PYTHONPYCACHEPREFIX", str(prefix))
     code, report = doctor(capsys, "--python", exe, "--check")
     assert (code, codes(report)) == (0, [])

@@ -313,7 +313,7 @@ def findings(settings: Settings, locations: Sequence[Location]) -> list[Finding]
         if loc.stale_loaded:
             out.append(Finding("stale-loaded", "warning", compile_fix, loc))
         if settings.prefix and loc.in_tree_files:
-            out.append(Finding("prefix-dead-weight", "warning", _clean_fix(loc), loc))
+            out.append(Finding("prefix-dead-weight", "warning", _clean_fix(target, loc), loc))
     checked = sum(
         loc.levels[target.optimize].modes.get("checked-hash", 0)
         for loc in locations
@@ -357,9 +357,11 @@ def _compile_fix(settings: Settings, loc: Location) -> str:
     return shlex.join(parts)
 
 
-def _clean_fix(loc: Location) -> str:
-    """The clean command that removes the in-tree caches, and only those: no prefix for it."""
-    parts = ["pycache-tool", "clean", "--no-ignore"]
+def _clean_fix(target: Interpreter, loc: Location) -> str:
+    """The clean command that removes the caches the prefix makes dead, and only those: this
+    interpreter's own in the tree (``--own``), never those of other interpreters, nor the
+    prefix tree (no prefix for the clean)."""
+    parts = ["pycache-tool", "clean", "--own", "--tag", target.name, "--no-ignore"]
     if loc.kind == "stdlib":
         for pattern in STDLIB_EXCLUDE:
             parts += ["--exclude", pattern]

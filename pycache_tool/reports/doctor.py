@@ -300,7 +300,8 @@ def message(finding: Finding, settings: Settings) -> str:
     return (
         f"a pycache_prefix is set ({settings.prefix}), so {name} never reads the"
         f" {loc.in_tree_files} caches ({size(loc.in_tree_bytes)}) in __pycache__"
-        f" directories of {where}: dead weight for it (or unset the prefix to use them)"
+        f" directories of {where}: dead weight for it, though a process that runs it without"
+        " the prefix still reads them (or unset the prefix to use them)"
     )
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from pycache_tool.errors import Terminated
 from tests.cleantrees import FOREIGN_TAG, TAG, mixed_tree
 from tests.conftest import cli, cli_json, write
 
@@ -86,28 +87,38 @@ def test_verbose_says_why_each_file_stays(
     assert "kept" not in out
 
 
-@pytest.mark.parametrize("output", ["text", "json"])
+@pytest.mark.parametrize(
+    ("output", "signal", "code", "line"),
+    [
+        ("text", KeyboardInterrupt, 130, "interrupted"),
+        ("json", KeyboardInterrupt, 130, "interrupted"),
+        ("text", Terminated, 143, "terminated"),
+    ],
+)
 def test_an_interrupted_clean_says_what_it_had_removed(
     tree: tuple[Path, dict[str, Path]],
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
     output: str,
+    signal: type[BaseException],
+    code: int,
+    line: str,
 ) -> None:
-    """Ctrl-C after two removals: exit 130, the one line on stderr, and on stdout the two
-    files it removed, in the report's own form."""
+    """Ctrl-C (or SIGTERM) after two removals: its exit code, its one line on stderr, and on
+    stdout the two files it removed, in the report's own form."""
     root, p = tree
     real_unlink = os.unlink
     done: list[str] = []
 
     def unlink(path: Any, *args: Any, **kwargs: Any) -> None:
         if len(done) == 2:
-            raise KeyboardInterrupt
+            raise signal
         real_unlink(path, *args, **kwargs)
         done.append(str(path))
 
     monkeypatch.setattr(os, "unlink", unlink)  # what clean removes with
-    code, out, err = cli(capsys, "clean", "--format", output, str(root))
-    assert code == 130 and err == "pycache-tool: interrupted\n"
+    exit_code, out, err = cli(capsys, "clean", "--format", output, str(root))
+    assert exit_code == code and err == f"pycache-tool: {line}\n"
     if output == "json":
         import json
 

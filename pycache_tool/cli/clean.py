@@ -24,7 +24,7 @@ from pycache_tool.cli.options import (
     make_scan,
     warn_unmatched,
 )
-from pycache_tool.errors import ExitCode
+from pycache_tool.errors import ExitCode, Terminated
 
 if TYPE_CHECKING:
     from pycache_tool.clean import Removal
@@ -160,7 +160,7 @@ def clean(
 
     try:
         carry_out(the_plan, area, dry_run=dry_run, into=outcome)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, Terminated):
         report(interrupted=True)  # what was removed before the signal; the CLI says the rest
         raise
     report()

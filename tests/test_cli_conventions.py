@@ -122,7 +122,7 @@ def test_clean_verbose_gives_reasons(stale_tree: Path, capsys: pytest.CaptureFix
     assert code == 0
     line = next(x for x in out.splitlines() if x.startswith("would remove"))
     assert line.endswith(
-        "m.cpython-311.pyc: source mtime differs; import recompiles it".replace(
+        "m.cpython-311.pyc: --stale: source mtime differs; import recompiles it".replace(
             "cpython-311", sys.implementation.cache_tag
         )
     )

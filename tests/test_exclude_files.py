@@ -65,6 +65,9 @@ def test_a_pattern_that_matches_nothing_is_pointed_out(
     # Relative to the root, it matches: no warning, and nothing of it is removed.
     code, out, err = cli(capsys, "clean", "-n", "--exclude", "src/flask/json/", ".")
     assert (code, err) == (0, "") and "flask/json" not in out
+    # compile walks the same way and says the same.
+    code, out, err = cli(capsys, "compile", "-n", "--exclude", "flask/json/", ".")
+    assert code == 0 and err.startswith("pycache-tool: warning: --exclude flask/json/ matched")
     # A file pattern that matches a file counts; the configuration's patterns are not checked.
     code, _, err = cli(capsys, "audit", "--exclude", "tag.py", "--exclude", "*.txt", ".")
     assert code == 0 and err.count("warning") == 1 and "--exclude *.txt matched nothing" in err

@@ -154,7 +154,7 @@ def audit(
                 + archives_text(archives, cwd=cwd, verbose=verbose, quiet=quiet, color=color)
             )
     sys.stdout.flush()
-    warn_unmatched(scan)
+    warn_unmatched(scan.unmatched_excludes, scan.roots)
     code = ExitCode.OK
     if summary.unreadable or any(a.incomplete for a in archives):
         code = ExitCode.INCOMPLETE

@@ -125,7 +125,7 @@ def clean(
     area = Area(scan.roots, scan.pycache_prefix)
     chosen = [name for name, on in flags.items() if on]
     the_plan = plan(scan, chosen, area, targets=scan.targets, keep_reasons=verbose)
-    warn_unmatched(scan)
+    warn_unmatched(scan.unmatched_excludes, scan.roots)
     outcome = Outcome([], [], [])
 
     def report(*, interrupted: bool = False) -> None:

@@ -23,6 +23,7 @@ from pycache_tool.cli.options import (
     settings,
     show_progress,
     targets,
+    warn_unmatched,
 )
 from pycache_tool.errors import ExitCode
 
@@ -196,6 +197,7 @@ def compile_command(
         prepend_prefix=prepend_prefix,
         pycache_prefix=chosen.pycache_prefix,
         exclude=tuple(chosen.exclude),
+        check_excludes=tuple(exclude or ()),
         use_ignore_files=chosen.use_ignore_files,
         dry_run=dry_run,
         timeout=timeout,
@@ -217,6 +219,7 @@ def compile_command(
             )
         )
     sys.stdout.flush()
+    warn_unmatched(result.unmatched_excludes, result.roots)
     if result.incomplete:
         raise typer.Exit(int(ExitCode.INCOMPLETE))
     if result.errors:

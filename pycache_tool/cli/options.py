@@ -211,15 +211,15 @@ def make_scan(
     )
 
 
-def warn_unmatched(scan: "Scan") -> None:
-    """Once the walk is done: a command-line --exclude pattern that matched nothing is most
-    likely written relative to the wrong directory; say so on stderr."""
-    if not scan.unmatched_excludes:
+def warn_unmatched(unmatched: list[str], roots: list[str]) -> None:
+    """Once the walk is done: a command-line --exclude pattern that matched nothing under
+    ``roots`` is most likely written relative to the wrong directory; say so on stderr."""
+    if not unmatched:
         return
     from pycache_tool.scanning.walk import project_root
 
-    bases = ", ".join(sorted({project_root(root) for root in scan.roots}))
-    for pattern in scan.unmatched_excludes:
+    bases = ", ".join(sorted({project_root(root) for root in roots}))
+    for pattern in unmatched:
         sys.stderr.write(
             f"pycache-tool: warning: --exclude {pattern} matched nothing; patterns are relative"
             f" to the project root ({bases}), not to the current directory\n"

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -30,6 +31,12 @@ from pycache_tool.scanning.records import Record, Status
 from pycache_tool.scanning.scan import Scan
 
 MODES = INVALIDATION_MODES
+# Files CPython ships broken on purpose, the data of its own tests (bad encodings, syntax
+# errors, Python 2 grammar): its ``make install`` leaves them out when it compiles the
+# standard library (compileall -x 'bad_coding|badsyntax|site-packages|lib2to3/tests/data'),
+# and so does ``compile --stdlib``, saying so. Searched in the path below the stdlib, as -x.
+KNOWN_BAD = re.compile(r"bad_coding|badsyntax|lib2to3/tests/data/|test/test_lib2to3/data/")
+KNOWN_BAD_REASON = "broken on purpose: test data CPython ships and its own install leaves out"
 # "syntax": the source's fault; "io": the file system's; "worker": it died, hung, never started
 ErrorKind = Literal["syntax", "io", "worker"]
 
@@ -48,6 +55,7 @@ class Options:
     prepend_prefix: str | None = None
     pycache_prefix: str | None = None  # None: the target's own setting (PYTHONPYCACHEPREFIX)
     exclude: tuple[str, ...] = ()
+    check_excludes: tuple[str, ...] = ()  # of ``exclude``, those that should match something
     use_ignore_files: bool = True
     dry_run: bool = False
     # Seconds a worker may spend on one file, and an interpreter on answering a question;
@@ -78,6 +86,9 @@ class TargetResult:
     # Caches never written, with the reason in ``blocked``: a symlinked __pycache__ found by
     # the walk, or a symlink met while writing.
     skipped: list[Need] = field(default_factory=list)
+    # The standard library's files broken on purpose (KNOWN_BAD), with --stdlib: not compiled,
+    # and not counted among ``sources``.
+    left_out: list[Need] = field(default_factory=list)
     compiled: int = 0
     errors: list[CompileError] = field(default_factory=list)
     unreadable: list[Record] = field(default_factory=list)  # what the walk could not read
@@ -91,6 +102,8 @@ class CompileResult:
     dry_run: bool
     force: bool
     targets: list[TargetResult]
+    unmatched_excludes: list[str] = field(default_factory=list)  # matched nothing anywhere
+    roots: list[str] = field(default_factory=list)  # every root walked, for every target
 
     @property
     def errors(self) -> list[CompileError]:
@@ -206,16 +219,27 @@ def compile_trees(
                 )
         plans.append((target, roots, site if not options.site_packages else [], stdlib))
     results = []
+    unmatched = set(options.check_excludes)
     for target, roots, site_left_out, stdlib in plans:
         result = _plan(
-            target, roots, site_left_out, stdlib if options.stdlib else None, mode, options
+            target,
+            roots,
+            site_left_out,
+            stdlib if options.stdlib else None,
+            mode,
+            options,
+            unmatched,
         )
         if not options.dry_run and result.planned:
             started = time.perf_counter()
             _run(result, mode, options, strip, progress)
             result.seconds = time.perf_counter() - started
         results.append(result)
-    return CompileResult(mode, options.dry_run, options.force, results)
+    every_root = list(dict.fromkeys(r for result in results for r in result.roots))
+    unmatched_in_order = [p for p in options.check_excludes if p in unmatched]
+    return CompileResult(
+        mode, options.dry_run, options.force, results, unmatched_in_order, every_root
+    )
 
 
 def _plan(
@@ -225,8 +249,10 @@ def _plan(
     stdlib: str | None,
     mode: Invalidation,
     options: Options,
+    unmatched: set[str],
 ) -> TargetResult:
-    """Walk every root with the one walker; keep each cache the target needs, once."""
+    """Walk every root with the one walker; keep each cache the target needs, once.
+    ``unmatched``: the exclude patterns no walk has matched yet; those this one matches go."""
     levels = options.levels or (target.optimize,)
     result = TargetResult(target, [], tuple(sorted(set(levels))))
     prefix = options.pycache_prefix or target.pycache_prefix or None
@@ -246,17 +272,22 @@ def _plan(
             collect_needs="all",
             targets_only=True,
             deep=options.deep,
+            check_excludes=sorted(unmatched),
         )
         result.roots.extend(r for r in scan.roots if r not in result.roots)
         for record in scan:
             if record.status is Status.UNREADABLE:
                 result.unreadable.append(record)
+        unmatched.intersection_update(scan.unmatched_excludes)
         for need in scan.needs:
             if need.cache in seen:
                 continue
             if root == stdlib and any(_under(need.source, d) for d in site_left_out):
                 continue  # the site-packages inside the stdlib directory: not asked for
             seen.add(need.cache)
+            if root == stdlib and KNOWN_BAD.search(os.path.relpath(need.source, stdlib)):
+                result.left_out.append(need)
+                continue
             units.append(need)
     result.sources = len(units)
     for need in units:

@@ -5,8 +5,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from pycache_tool.compile.plan import CompileError, CompileResult, TargetResult, need_reason
-from pycache_tool.reports.common import SCHEMA, show_path
+from pycache_tool.compile.plan import (
+    KNOWN_BAD_REASON,
+    CompileError,
+    CompileResult,
+    TargetResult,
+    need_reason,
+)
+from pycache_tool.reports.common import SCHEMA, counted, show_path
 from pycache_tool.reports.style import paint
 
 
@@ -46,18 +52,15 @@ def compile_text(
     verbose: bool = False,
     color: bool = False,
 ) -> str:
-    """Errors and one summary line per target; ``quiet`` leaves out the summaries, ``verbose``
-    adds every cache written (a dry run always lists its plan)."""
+    """Errors and one summary line per target. ``quiet`` leaves out a run's summaries, and a
+    dry run's plan (its summaries are all it has to say); ``verbose`` adds every cache
+    written, and the standard library's files left out."""
     out: list[str] = []
     if result.dry_run:
         for target in result.targets:
-            out.append(
-                f"{target.target.name}: would compile {len(target.planned)} of {target.sources}"
-                f" caches ({_levels(target.levels)}, {result.mode})"
-                + (f"; {target.fresh} already fresh" if target.fresh else "")
-                + (f"; {len(target.skipped)} skipped" if target.skipped else "")
-                + (" (--force)" if result.force else "")
-            )
+            out.append(_summary(target, result))
+            if quiet:
+                continue
             for need in sorted(target.planned, key=lambda n: (n.source, n.level)):
                 status = need.record.status.value
                 out.append(
@@ -69,7 +72,11 @@ def compile_text(
         if verbose:
             out += _written(result, cwd)
         if not quiet:
-            out += [_summary(target, result.mode) for target in result.targets]
+            out += [_summary(target, result) for target in result.targets]
+    if verbose:
+        for target in result.targets:
+            for source in _left_out_sources(target):
+                out.append(f"  left out   {show_path(source, cwd)}: {KNOWN_BAD_REASON}")
     for target in result.targets:
         for need in sorted(target.skipped, key=lambda n: (n.source, n.level)):
             out.append(f"  skipped    {show_path(need.cache, cwd)}: {need.blocked}")
@@ -78,6 +85,10 @@ def compile_text(
             line = f"  unreadable {show_path(record.path, cwd)}: {record.reason}"
             out.append(paint(line, "red", color))
     return "\n".join(out) + "\n" if out else ""
+
+
+def _left_out_sources(target: TargetResult) -> list[str]:
+    return sorted({need.source for need in target.left_out})
 
 
 def _written(result: CompileResult, cwd: str) -> list[str]:
@@ -92,22 +103,33 @@ def _written(result: CompileResult, cwd: str) -> list[str]:
     ]
 
 
-def _summary(target: TargetResult, mode: str) -> str:
+def _summary(target: TargetResult, result: CompileResult) -> str:
+    """One line per target, the same in a dry run and a real one: of the caches the target
+    needs (``sources``), how many were (or would be) compiled, were already fresh, failed
+    or were skipped; these add up to the whole."""
     name = target.target.name
-    how = f"({_levels(target.levels)}, {mode})"
-    skipped = f", {len(target.skipped)} skipped" if target.skipped else ""
+    force = ", --force" if result.force else ""
+    how = f"({_levels(target.levels)}, {result.mode}{force})"
+    done = len(target.planned) if result.dry_run else target.compiled
     if not target.planned:
-        return (
-            f"{name}: nothing to compile, {target.fresh} of {target.sources} caches fresh {how}"
-            + skipped
+        line = (
+            f"{name}: nothing to compile, {target.fresh} of {target.sources} caches"
+            f" already fresh {how}"
         )
-    errors = len(target.errors)
-    line = f"{name}: compiled {target.compiled} of {len(target.planned)} caches {how}"
-    if target.fresh:
-        line += f", {target.fresh} already fresh"
-    if errors:
-        line += f", {errors} failed"
-    line += skipped
+    else:
+        verb = "would compile" if result.dry_run else "compiled"
+        line = f"{name}: {verb} {done} of {target.sources} caches {how}"
+        if target.fresh:
+            line += f", {target.fresh} already fresh"
+    if target.errors:
+        line += f", {len(target.errors)} failed"
+    if target.skipped:
+        line += f", {len(target.skipped)} skipped"
+    left_out = _left_out_sources(target)
+    if left_out:
+        line += f"; {counted(len(left_out), 'standard library file')} broken on purpose left out"
+    if result.dry_run or not target.planned:
+        return line
     workers = "worker" if target.workers == 1 else "workers"
     return line + f"; {target.workers} {workers}, {target.seconds:.2f} s"
 
@@ -131,6 +153,7 @@ def compile_json(result: CompileResult) -> str:
                 "compiled": target.compiled,
                 "failed": len(target.errors),
                 "skipped": len(target.skipped),
+                "left_out": len(_left_out_sources(target)),
                 "workers": target.workers,
                 "seconds": round(target.seconds, 3),
             }
@@ -179,6 +202,11 @@ def compile_json(result: CompileResult) -> str:
             }
             for target in result.targets
             for need in sorted(target.skipped, key=lambda n: (n.source, n.level))
+        ],
+        "left_out": [
+            {"source": source, "target": target.target.name, "reason": KNOWN_BAD_REASON}
+            for target in result.targets
+            for source in _left_out_sources(target)
         ],
         "unreadable": [
             {"path": record.path, "reason": record.reason}

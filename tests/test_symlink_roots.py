@@ -4,6 +4,7 @@ fd and rg do; nothing below a root ever is."""
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -82,3 +83,16 @@ def test_a_symlink_below_a_root_never_is_followed(
     assert code == 0
     assert not any("lib64" in p or "secret" in p for p in _paths(doc))
     assert os.path.islink(venv / "lib64")
+
+
+def test_compile_through_a_named_symlink(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write(tmp_path / "real" / "pkg" / "m.py", "X = 1\n")
+    (tmp_path / "link").symlink_to("real")
+    code, out, err = cli(capsys, "compile", str(tmp_path / "link") + "/")
+    assert code == 0, out + err
+    assert [p.name for p in (tmp_path / "real" / "pkg" / "__pycache__").iterdir()] == [
+        f"m.{sys.implementation.cache_tag}.pyc"
+    ]
+    assert cli(capsys, "audit", "--require-fresh", str(tmp_path / "link"))[0] == 0

@@ -63,22 +63,54 @@ class DeepCheck:
                 )
                 continue
             jobs.setdefault(record.python, []).append(i)
-        sent: list[tuple[str, _Worker, list[int]]] = []
-        for python, indexes in jobs.items():  # every worker at once, then every answer
+        for python, answers in self._ask(jobs, records).items():
+            for i, answer in zip(jobs[python], answers or ()):
+                results[i] = _verdict(records[i], answer)
+            if answers is None:
+                for i in jobs[python]:
+                    results[i] = results[i]._replace(deep=NOT_CHECKED)
+        return results
+
+    def filenames(self, records: Sequence[Record]) -> list[str | None]:
+        """The file name each cache's code records (``co_filename``), read inside an
+        interpreter of its version and magic; None where that cannot be told (no such
+        interpreter at hand, a file that changed since it was classified or that does not
+        unmarshal to code): never guessed."""
+        found: list[str | None] = [None] * len(records)
+        jobs: dict[str, list[int]] = {}
+        for i, record in enumerate(records):
+            interpreter = self._by_python.get(record.python or "")
+            if record.stamp is not None and interpreter and interpreter.magic == record.magic:
+                jobs.setdefault(interpreter.python, []).append(i)
+        for python, answers in self._ask(jobs, records).items():
+            for i, answer in zip(jobs[python], answers or ()):
+                if _verdict(records[i], answer).deep == OK:
+                    assert isinstance(answer, list)
+                    name = answer[4] if len(answer) > 4 else None
+                    found[i] = name if isinstance(name, str) else None
+        return found
+
+    def _ask(
+        self, jobs: dict[str, list[int]], records: Sequence[Record]
+    ) -> dict[str, list[object] | None]:
+        """Each interpreter's answers about the records its job names: every worker is sent
+        its batch at once, then every answer is read. None: the worker could not start, or
+        stopped."""
+        replies: dict[str, list[object] | None] = {}
+        sent: list[tuple[str, _Worker]] = []
+        for python, indexes in jobs.items():
             worker = self._worker(python)
             batch = [(records[i].path, _header_size(records[i])) for i in indexes]
             if worker is not None and worker.send(batch):
-                sent.append((python, worker, indexes))
+                sent.append((python, worker))
             else:
-                self._lost(python, worker, indexes, results)
-        for python, worker, indexes in sent:
-            answers = worker.receive(len(indexes))
-            if answers is None:
-                self._lost(python, worker, indexes, results)
-                continue
-            for i, answer in zip(indexes, answers):
-                results[i] = _verdict(records[i], answer)
-        return results
+                self._lost(python, worker)
+                replies[python] = None
+        for python, worker in sent:
+            replies[python] = worker.receive(len(jobs[python]))
+            if replies[python] is None:
+                self._lost(python, worker)
+        return replies
 
     def close(self) -> None:
         for worker in self._workers.values():
@@ -95,9 +127,7 @@ class DeepCheck:
                 self._deaths[python] = _RESTARTS
         return worker
 
-    def _lost(
-        self, python: str, worker: _Worker | None, indexes: list[int], results: list[Record]
-    ) -> None:
+    def _lost(self, python: str, worker: _Worker | None) -> None:
         """A worker that could not start or stopped: its batch goes unchecked."""
         executable = self._by_python[python].executable
         how = "stopped" if worker is not None else "could not start"
@@ -106,8 +136,6 @@ class DeepCheck:
             worker.close()
             self._workers.pop(python, None)
             self._deaths[python] = self._deaths.get(python, 0) + 1
-        for i in indexes:
-            results[i] = results[i]._replace(deep=NOT_CHECKED)
 
 
 def _header_size(record: Record) -> int:
@@ -116,9 +144,9 @@ def _header_size(record: Record) -> int:
 
 
 def _verdict(record: Record, answer: object) -> Record:
-    if not isinstance(answer, list) or len(answer) != 4:
+    if not isinstance(answer, list) or len(answer) < 4:
         return record._replace(deep=NOT_CHECKED)
-    verdict, detail, inode, size = answer
+    verdict, detail, inode, size = answer[:4]
     assert record.stamp is not None
     if verdict not in ("ok", "bad") or (inode, size) != record.stamp[:2]:
         return record._replace(deep=NOT_CHECKED)  # unreadable, unsure, or changed since

@@ -9,9 +9,11 @@ Protocol, over its stdin and stdout (one JSON document per line, ASCII):
 - on start it writes ``{"ready": MAGIC}``;
 - the parent writes batches: ``[[path, header size], ...]``, each path its file-system bytes
   decoded as Latin-1 (any name survives, whatever the encodings of both ends);
-- the worker answers each batch with one line, ``[[verdict, detail, inode, size], ...]``:
-  "ok"; "bad" (import fails on it: ``detail`` says how); "unsure" (this check cannot tell:
-  out of memory); "unread" (the file could not be read: ``detail`` says why).
+- the worker answers each batch with one line, ``[[verdict, detail, inode, size, filename],
+  ...]``: "ok"; "bad" (import fails on it: ``detail`` says how); "unsure" (this check cannot
+  tell: out of memory); "unread" (the file could not be read: ``detail`` says why).
+  ``filename``: with "ok", the file name the code records (``co_filename``), or None when
+  it is not text.
 """
 
 import json
@@ -67,7 +69,7 @@ def _check(path, header_size):  # type: (bytes, int) -> list[object]
         data, info = _read(path)
     except (OSError, IOError) as exc:  # noqa: UP024 - IOError is not OSError on 2.7
         return ["unread", _text(exc), None, None]
-    verdict, detail = "ok", ""
+    verdict, detail, filename = "ok", "", None
     try:
         code = marshal.loads(data[header_size:])
     except MemoryError:
@@ -78,7 +80,21 @@ def _check(path, header_size):  # type: (bytes, int) -> list[object]
         if not isinstance(code, types.CodeType):
             what = type(code).__name__
             verdict, detail = "bad", "ImportError: not a code object but " + what
-    return [verdict, detail, info.st_ino, info.st_size]
+        else:
+            filename = _filename(code)
+    return [verdict, detail, info.st_ino, info.st_size, filename]
+
+
+def _filename(code):  # type: (types.CodeType) -> object
+    """``co_filename`` as text for JSON; None if it is none (bytes on 2.7 that are not UTF-8)."""
+    name = code.co_filename
+    decode = getattr(name, "decode", None)  # only on 2.7, where str is bytes
+    if decode is not None:
+        try:
+            name = decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+    return name
 
 
 def main():  # type: () -> None

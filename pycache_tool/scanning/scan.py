@@ -72,6 +72,7 @@ class Scan:
         targets_only: bool = False,
         deep: bool = False,
         check_excludes: Sequence[str] = (),
+        max_depth: int | None = None,
     ) -> None:
         """``levels``: the optimization levels each target needs a cache for (default: its own
         -O level). ``invalidation``: a cache counts as fresh coverage only when written in
@@ -87,6 +88,8 @@ class Scan:
         should match something; once iteration ends, ``unmatched_excludes`` lists those that
         matched no path the walk saw; ``ignored`` lists the directories the ignore files kept
         out of the walk, and ``excluded`` counts those ``exclude`` kept out.
+        ``max_depth``: walk no directory more than this many levels below a root (0: the
+        roots' own files; None: no limit), as compileall's ``-r``.
         """
         self.roots = _roots(paths)
         self.targets = list(targets) if targets else [interpreters.current()]
@@ -110,6 +113,7 @@ class Scan:
         self.collect_needs = collect_needs
         self._tally = self._new_tally()
         self.deep = deep
+        self.max_depth = max_depth
         self.unchecked: dict[str, str] = {}
         self._rules = ShadowRules(self.targets)
         self._deep: DeepCheck | None = None
@@ -159,7 +163,14 @@ class Scan:
                 yield from self._prefix_tree(root, classifier)
             rules = root_rules(root, self.exclude, self.use_ignore_files)
             base = project_root(root)  # what exclude patterns are relative to
-            for event in walk(root, rules, use_ignore_files=self.use_ignore_files, skip=skip):
+            events = walk(
+                root,
+                rules,
+                use_ignore_files=self.use_ignore_files,
+                skip=skip,
+                max_depth=self.max_depth,
+            )
+            for event in events:
                 if isinstance(event, Listing):
                     if self._pattern_use:
                         self._see(base, event)
@@ -206,7 +217,8 @@ class Scan:
         mirror = self._mirror(root)
         if not os.path.isdir(mirror) or os.path.islink(mirror):
             return
-        for event in walk(mirror, root_rules(mirror, None, False), use_ignore_files=False):
+        rules = root_rules(mirror, None, False)
+        for event in walk(mirror, rules, use_ignore_files=False, max_depth=self.max_depth):
             if isinstance(event, Unlistable) and not _gone(event.error):
                 yield _unlistable(event)
             if not isinstance(event, Listing):
@@ -333,6 +345,7 @@ def scan(
     targets_only: bool = False,
     deep: bool = False,
     check_excludes: Sequence[str] = (),
+    max_depth: int | None = None,
 ) -> Scan:
     """Scan ``paths`` and return the records: an iterable ``Scan`` (see there for the
     arguments, which are the same)."""
@@ -349,6 +362,7 @@ def scan(
         targets_only=targets_only,
         deep=deep,
         check_excludes=check_excludes,
+        max_depth=max_depth,
     )
 
 

@@ -104,16 +104,19 @@ def walk(
     *,
     use_ignore_files: bool = True,
     skip: frozenset[str] = frozenset(),
+    max_depth: int | None = None,
 ) -> Iterator[Event]:
     """Walk ``root`` (absolute, normalised, a real directory) depth first, in name order.
 
-    Directories in ``skip`` (a pycache_prefix tree inside the root) are never entered.
+    Directories in ``skip`` (a pycache_prefix tree inside the root) are never entered, nor
+    those more than ``max_depth`` levels below the root (0: the root alone; None: no limit).
     """
     frames: list[_Frame] = []
     listed = _list(root, rules, use_ignore_files, skip, is_root=True)
     if isinstance(listed, Unlistable):
         yield listed
         return
+    listed = _deep_enough(listed, 0, max_depth)
     yield listed.listing
     yield from listed.ignored
     frames.append(_frame(listed, inside=False))  # nothing above a root is asked
@@ -126,6 +129,7 @@ def walk(
                 frame.candidate = False
                 yield listed
                 continue
+            listed = _deep_enough(listed, len(frames), max_depth)
             yield listed.listing
             yield from listed.ignored
             frames.append(_frame(listed, inside=frame.package or frame.inside))
@@ -152,6 +156,14 @@ def _frame(listed: _Listed, *, inside: bool) -> _Frame:
         listed.package,
         inside,
     )
+
+
+def _deep_enough(listed: _Listed, depth: int, max_depth: int | None) -> _Listed:
+    """A directory at ``max_depth`` keeps its subdirectories unwalked; it is no ghost then,
+    since what they hold is not known."""
+    if max_depth is None or depth < max_depth or not listed.subdirs:
+        return listed
+    return listed._replace(subdirs=[], candidate=False)
 
 
 def _list(

@@ -16,7 +16,6 @@ from pycache_tool.cli.options import (
     NoIgnoreOpt,
     OutputFormat,
     ProgressBar,
-    QuietOpt,
     at_least,
     check_loudness,
     more_than,
@@ -25,7 +24,7 @@ from pycache_tool.cli.options import (
     targets,
     warn_unmatched,
 )
-from pycache_tool.errors import ExitCode
+from pycache_tool.errors import ExitCode, UsageError, describe
 
 
 class InvalidationMode(str, enum.Enum):
@@ -45,7 +44,8 @@ CompilePathsArg = Annotated[
     Optional[list[str]],
     typer.Argument(
         metavar="PATHS",
-        help="Directories to compile (default: ., unless --site-packages or --stdlib).",
+        help="Directories and .py files to compile (default: ., unless --site-packages,"
+        " --stdlib or --from-file).",
         show_default=False,
     ),
 ]
@@ -130,6 +130,44 @@ TimeoutOpt = Annotated[
         callback=more_than(0),
     ),
 ]
+MaxDepthOpt = Annotated[
+    Optional[int],
+    typer.Option(
+        "--max-depth",
+        metavar="N",
+        help="Walk at most N levels of directories below each PATH (0: its own files only;"
+        " compileall's -r N, and -l for 0; default: no limit).",
+        show_default=False,
+        callback=at_least(0),
+    ),
+]
+FromFileOpt = Annotated[
+    Optional[str],
+    typer.Option(
+        "--from-file",
+        metavar="FILE",
+        help="Also compile the files and directories listed in FILE, one a line (- for"
+        " standard input; compileall's -i).",
+        show_default=False,
+    ),
+]
+HardlinkDupesOpt = Annotated[
+    bool,
+    typer.Option(
+        "--hardlink-dupes",
+        help="When the caches of a source's -O levels are the same bytes, make them one file"
+        " (hard links; needs two -O levels or more).",
+    ),
+]
+CompileQuietOpt = Annotated[
+    bool,
+    typer.Option(
+        "--quiet",
+        "-q",
+        help="Print only errors and what was skipped or unreadable: no compiler warnings, no"
+        " summary (-qq is read as -q).",
+    ),
+]
 DryRunOpt = Annotated[
     bool,
     typer.Option(
@@ -153,6 +191,9 @@ def compile_command(
     exclude: ExcludeOpt = None,
     no_ignore: NoIgnoreOpt = False,
     timeout: TimeoutOpt = None,
+    max_depth: MaxDepthOpt = None,
+    from_file: FromFileOpt = None,
+    hardlink_dupes: HardlinkDupesOpt = False,
     dry_run: DryRunOpt = False,
     deep: Annotated[
         bool,
@@ -163,7 +204,7 @@ def compile_command(
         ),
     ] = False,
     output: FormatOpt = OutputFormat.text,
-    quiet: QuietOpt = False,
+    quiet: CompileQuietOpt = False,
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="List every cache written.")
     ] = False,
@@ -172,9 +213,11 @@ def compile_command(
     check_loudness(quiet, verbose)
     from pycache_tool.bytecode import interpreters
     from pycache_tool.compile.plan import Options, compile_trees
-    from pycache_tool.reports.compile import compile_json, compile_text
-    from pycache_tool.reports.style import use_color
+    from pycache_tool.reports.compile import compile_json, compile_text, warning_lines
+    from pycache_tool.reports.style import paint, use_color
 
+    if from_file is not None:
+        paths = [*(paths or []), *paths_from(from_file)]
     chosen = settings(
         (paths or ["."])[0],
         python=python,
@@ -183,7 +226,7 @@ def compile_command(
         pycache_prefix=pycache_prefix,
     )
     if not paths:
-        paths = [] if (site_packages or stdlib) else ["."]
+        paths = [] if (site_packages or stdlib or from_file is not None) else ["."]
     # compile takes no --tag: a tag names caches to look for, not an interpreter to run.
     chosen = chosen._replace(tags=[])
     options = Options(
@@ -202,9 +245,11 @@ def compile_command(
         dry_run=dry_run,
         timeout=timeout,
         deep=deep,
+        max_depth=max_depth,
+        hardlink_dupes=hardlink_dupes,
     )
     chosen_targets = targets(chosen, timeout) or [interpreters.current()]
-    bar = ProgressBar() if show_progress() and not dry_run else None
+    bar = ProgressBar() if show_progress() and not (dry_run or quiet) else None
     try:
         result = compile_trees(paths, chosen_targets, options, bar)
     finally:
@@ -213,14 +258,36 @@ def compile_command(
     if output is OutputFormat.json:
         sys.stdout.write(compile_json(result))
     else:
+        # Compiler warnings go to stderr, as Python (and so compileall) shows them.
+        color = use_color(sys.stderr)
+        for line in [] if quiet else warning_lines(result, os.getcwd()):
+            sys.stderr.write(paint(line, "yellow", color) + "\n")
         sys.stdout.write(
             compile_text(
                 result, os.getcwd(), quiet=quiet, verbose=verbose, color=use_color(sys.stdout)
             )
         )
     sys.stdout.flush()
-    warn_unmatched(result.unmatched_excludes, result.roots)
+    walked = [r if os.path.isdir(r) else os.path.dirname(r) for r in result.roots]  # files too
+    warn_unmatched(result.unmatched_excludes, walked)
     if result.incomplete:
         raise typer.Exit(int(ExitCode.INCOMPLETE))
     if result.errors:
         raise typer.Exit(int(ExitCode.FINDINGS))
+
+
+def paths_from(name: str) -> list[str]:
+    """The paths listed in the file ``name`` (``-``: standard input), one a line, as
+    compileall's ``-i`` reads them but that a line keeps its spaces (a name may hold them):
+    only its line end goes, and empty lines are skipped. Bytes that are not UTF-8 stay the
+    bytes of a file name, as ``os.fsdecode`` keeps them."""
+    try:
+        if name == "-":
+            data = sys.stdin.buffer.read()
+        else:
+            with open(name, "rb") as f:
+                data = f.read()
+    except OSError as exc:
+        raise UsageError(f"--from-file {name}: {describe(exc)}") from None
+    lines = (line[:-1] if line.endswith(b"\r") else line for line in data.split(b"\n"))
+    return [os.fsdecode(line) for line in lines if line]

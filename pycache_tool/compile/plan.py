@@ -5,7 +5,8 @@ a source needs compiling for a target and level unless it has a cache there that
 loads, that matches the source, and that was written in the requested invalidation mode.
 
 A cache whose ``__pycache__`` is a symlink (or no directory), or that is itself no regular
-file, is never written: it is reported as skipped, with the reason.
+file, is never written: it is reported as skipped, with the reason. Which sources the PATHS
+name, and which fresh caches record a file name this run would not write: ``sources.py``.
 
 The work runs in a pool of the target's own processes (``pool.py``, ``worker.py``): its
 magic number, cache tag, SipHash and marshal format are its own.
@@ -25,6 +26,7 @@ from pycache_tool.bytecode import interpreters
 from pycache_tool.bytecode.interpreters import Interpreter, version_key
 from pycache_tool.bytecode.pyc import INVALIDATION_MODES, Invalidation
 from pycache_tool.compile.pool import Outcome, Pool, Progress, Task
+from pycache_tool.compile.sources import baked_path, renamed, split_paths, walks
 from pycache_tool.errors import UsageError
 from pycache_tool.scanning.coverage import Need, covers
 from pycache_tool.scanning.records import Record, Status
@@ -62,6 +64,8 @@ class Options:
     # None: no limit per file (as compileall), and interpreters.QUERY_TIMEOUT for questions.
     timeout: float | None = None
     deep: bool = False  # also rewrite fresh caches whose code after the header is damaged
+    max_depth: int | None = None  # levels of directories below each PATH (compileall's -r)
+    hardlink_dupes: bool = False  # a source's levels with the same bytes share one file
 
 
 class CompileError(NamedTuple):
@@ -73,6 +77,15 @@ class CompileError(NamedTuple):
     message: str
     line: int | None = None
     column: int | None = None
+
+
+class CompileWarning(NamedTuple):
+    source: str
+    target: str
+    level: int
+    category: str  # SyntaxWarning, DeprecationWarning...
+    message: str
+    line: int | None
 
 
 @dataclass
@@ -91,6 +104,7 @@ class TargetResult:
     left_out: list[Need] = field(default_factory=list)
     compiled: int = 0
     errors: list[CompileError] = field(default_factory=list)
+    warnings: list[CompileWarning] = field(default_factory=list)
     unreadable: list[Record] = field(default_factory=list)  # what the walk could not read
     workers: int = 0
     seconds: float = 0.0
@@ -108,6 +122,10 @@ class CompileResult:
     @property
     def errors(self) -> list[CompileError]:
         return [e for t in self.targets for e in t.errors]
+
+    @property
+    def warnings(self) -> list[CompileWarning]:
+        return [w for t in self.targets for w in t.warnings]
 
     @property
     def incomplete(self) -> bool:
@@ -166,18 +184,6 @@ def target_dirs(target: Interpreter, timeout: float | None = None) -> tuple[list
     return site, os.path.realpath(stdlib) if stdlib and os.path.isdir(stdlib) else None
 
 
-def baked_path(source: str, strip: str | None, prepend: str | None) -> str | None:
-    """The file name written into the code objects (``dfile``); None: the source path."""
-    if strip is None and prepend is None:
-        return None
-    path = source
-    if strip is not None:
-        path = os.path.relpath(source, strip)
-    if prepend is not None:
-        path = os.path.join(prepend, path.lstrip(os.sep))
-    return path
-
-
 def _under(path: str, directory: str) -> bool:
     return path == directory or path.startswith(directory.rstrip(os.sep) + os.sep)
 
@@ -196,9 +202,16 @@ def compile_trees(
     if options.jobs is not None and options.jobs < 1:
         raise UsageError("--jobs must be at least 1")
     check_timeout(options.timeout)
+    if options.max_depth is not None and options.max_depth < 0:
+        raise UsageError("--max-depth must not be negative")
+    if options.hardlink_dupes and len(set(options.levels or ())) < 2:
+        raise UsageError(
+            "--hardlink-dupes needs two -O levels or more: it links one level's cache to another's"
+        )
     strip = os.path.abspath(options.strip_prefix) if options.strip_prefix else None
     for target in targets:
         check_target(target)
+    directories, files = split_paths(paths)
     plans = []
     for target in targets:
         site, stdlib = (
@@ -206,13 +219,13 @@ def compile_trees(
             if options.site_packages or options.stdlib
             else ([], None)
         )
-        roots = [os.path.abspath(p) for p in paths]
+        roots = list(directories)
         if options.site_packages:
             roots += site
         if options.stdlib and stdlib:
             roots.append(stdlib)
         if strip is not None:
-            outside = [r for r in roots if not _under(r, strip)]
+            outside = [r for r in [*roots, *files] if not _under(r, strip)]
             if outside:
                 raise UsageError(
                     f"--strip-prefix {options.strip_prefix} is not a prefix of {outside[0]}"
@@ -224,11 +237,13 @@ def compile_trees(
         result = _plan(
             target,
             roots,
+            files,
             site_left_out,
             stdlib if options.stdlib else None,
             mode,
             options,
             unmatched,
+            strip,
         )
         if not options.dry_run and result.planned:
             started = time.perf_counter()
@@ -245,11 +260,13 @@ def compile_trees(
 def _plan(
     target: Interpreter,
     roots: list[str],
+    files: list[str],  # .py files named as PATHS
     site_left_out: list[str],  # the site-packages inside the stdlib, when not asked for
     stdlib: str | None,
     mode: Invalidation,
     options: Options,
     unmatched: set[str],
+    strip: str | None,
 ) -> TargetResult:
     """Walk every root with the one walker; keep each cache the target needs, once.
     ``unmatched``: the exclude patterns no walk has matched yet; those this one matches go."""
@@ -258,14 +275,14 @@ def _plan(
     prefix = options.pycache_prefix or target.pycache_prefix or None
     seen: set[str] = set()
     units: list[Need] = []
-    for root in roots:
+    for root, named in walks(roots, files):
         # Every (source, level) is collected, so that roots that overlap (a site-packages
         # inside a PATH) count each cache once.
         scan = Scan(
             [root],
             targets=[target],
             exclude=list(options.exclude),
-            use_ignore_files=options.use_ignore_files,
+            use_ignore_files=options.use_ignore_files and named is None,
             pycache_prefix=prefix,
             levels=result.levels,
             invalidation=mode,
@@ -273,14 +290,16 @@ def _plan(
             targets_only=True,
             deep=options.deep,
             check_excludes=sorted(unmatched),
+            max_depth=options.max_depth if named is None else 0,
         )
-        result.roots.extend(r for r in scan.roots if r not in result.roots)
+        walked = scan.roots if named is None else sorted(named)
+        result.roots.extend(r for r in walked if r not in result.roots)
         for record in scan:
             if record.status is Status.UNREADABLE:
                 result.unreadable.append(record)
         unmatched.intersection_update(scan.unmatched_excludes)
         for need in scan.needs:
-            if need.cache in seen:
+            if need.cache in seen or (named is not None and need.source not in named):
                 continue
             if root == stdlib and any(_under(need.source, d) for d in site_left_out):
                 continue  # the site-packages inside the stdlib directory: not asked for
@@ -290,6 +309,8 @@ def _plan(
                 continue
             units.append(need)
     result.sources = len(units)
+    if (strip or options.prepend_prefix) and not options.force:
+        units = renamed(target, units, mode, strip, options.prepend_prefix)
     for need in units:
         if need.blocked:
             result.skipped.append(need)
@@ -322,8 +343,11 @@ def _run(
     target = result.target
     assert target.executable is not None
     prefix = _prefix_anchor(options.pycache_prefix or target.pycache_prefix or None)
+    planned = {(n.source, n.level) for n in result.planned} if options.hardlink_dupes else set()
     tasks = [
-        _task(need, result.roots, prefix, baked_path(need.source, strip, options.prepend_prefix))
+        _task(
+            need, result.roots, prefix, baked_path(need.source, strip, options.prepend_prefix)
+        )._replace(dupes=_dupes(need, result.levels, planned, target.tag or ""))
         for need in result.planned
     ]
     pool = Pool(
@@ -340,7 +364,26 @@ def _run(
         _record(result, need, outcome)
 
 
+def _dupes(
+    need: Need, levels: tuple[int, ...], planned: set[tuple[str, int]], tag: str
+) -> tuple[str, ...]:
+    """With --hardlink-dupes (``planned`` not empty), the names of the caches of the source's
+    other levels that this one may be linked to: those there already, and those written
+    before it (the lower levels of the plan; tasks of one source run in level order)."""
+    if not planned:
+        return ()
+    stem = os.path.basename(need.source)[:-3]
+    return tuple(
+        f"{stem}.{tag}{f'.opt-{level}' if level else ''}.pyc"
+        for level in levels
+        if level < need.level or (level > need.level and (need.source, level) not in planned)
+    )
+
+
 def _record(result: TargetResult, need: Need, outcome: Outcome) -> None:
+    result.warnings.extend(
+        CompileWarning(need.source, result.target.name, need.level, *w) for w in outcome.warnings
+    )
     if outcome.kind == "ok":
         result.compiled += 1
     elif outcome.kind == "skipped":
@@ -354,8 +397,9 @@ def _record(result: TargetResult, need: Need, outcome: Outcome) -> None:
                 need.level,
                 outcome.kind,
                 outcome.message,
-                outcome.line,
-                outcome.column,
+                # What Python reports of an encoding declaration: line 0, column -1 (or 0)
+                outcome.line if outcome.line and outcome.line > 0 else None,
+                outcome.column if outcome.column and outcome.column > 0 else None,
             )
         )
 
@@ -377,8 +421,9 @@ def _task(need: Need, roots: list[str], prefix: str | None, dfile: str | None) -
     directory, name = os.path.split(need.cache)
     if prefix is not None:
         anchor = prefix
-    else:
-        anchor = max((r for r in roots if _under(directory, r)), key=len)
+    else:  # a named file's own directory when no root holds it
+        inside = [r for r in roots if _under(directory, r)]
+        anchor = max(inside, key=len) if inside else os.path.dirname(need.source)
     dirs = tuple(p for p in os.path.relpath(directory, anchor).split(os.sep) if p != ".")
     create = len(dirs) if prefix is not None else 1
     return Task(need.source, need.size, need.level, dfile, anchor, dirs, create, name)

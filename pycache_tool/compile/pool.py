@@ -44,6 +44,18 @@ class Task(NamedTuple):
     dirs: tuple[str, ...]  # the directories below the anchor, opened without following links
     create: int  # how many of the last ``dirs`` may be made (``__pycache__``, a prefix tree)
     name: str  # the cache file's name
+    # --hardlink-dupes: the caches of the source's other levels, in the same directory; one
+    # that holds the same bytes is linked instead of written. Such tasks of one source go to
+    # one worker, in the order given, so that each compares with what the ones before wrote.
+    dupes: tuple[str, ...] = ()
+
+
+class Warned(NamedTuple):
+    """A compiler warning: its category (``SyntaxWarning``), message and line."""
+
+    category: str
+    message: str
+    line: int | None
 
 
 class Outcome(NamedTuple):
@@ -53,6 +65,7 @@ class Outcome(NamedTuple):
     message: str = ""
     line: int | None = None
     column: int | None = None
+    warnings: tuple[Warned, ...] = ()
 
 
 class _Answer(NamedTuple):
@@ -77,15 +90,25 @@ def _parse(line: bytes) -> Literal["ready"] | _Answer | None:
     if not isinstance(ident, int) or kind not in _KINDS:
         return None
     line_no, column = doc.get("line"), doc.get("column")
+    warned = doc.get("warnings")
     return _Answer(
         ident,
         Outcome(
             kind,
             str(doc.get("message", "")),
-            line_no if isinstance(line_no, int) else None,
-            column if isinstance(column, int) else None,
+            _number(line_no),
+            _number(column),
+            tuple(
+                Warned(str(w[0]), str(w[1]), _number(w[2]))
+                for w in (warned if isinstance(warned, list) else ())
+                if isinstance(w, list) and len(w) == 3
+            ),
         ),
     )
+
+
+def _number(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 class _Worker:
@@ -303,6 +326,11 @@ class Pool:
             index = self.queue.popleft()
             batch.append(index)
             size += self.tasks[index].size
+        # The levels of one source that may link to each other stay together, in order.
+        while self.queue and self._together(batch[-1], self.queue[0]):
+            index = self.queue.popleft()
+            batch.append(index)
+            size += self.tasks[index].size
         self.remaining -= size
         if not worker.outstanding:
             worker.last = time.monotonic()
@@ -312,6 +340,10 @@ class Pool:
             self.selector.register(worker.in_fd, selectors.EVENT_WRITE, (worker, "in"))
         worker.pending += line.encode("ascii") + b"\n"
         self._write(worker)
+
+    def _together(self, last: int, following: int) -> bool:
+        task = self.tasks[following]
+        return bool(task.dupes) and task.source == self.tasks[last].source
 
     def _request(self, index: int) -> dict[str, object]:
         task = self.tasks[index]
@@ -324,6 +356,7 @@ class Pool:
             "dirs": list(task.dirs),
             "create": task.create,
             "name": task.name,
+            "dupes": list(task.dupes),
         }
 
     def _write(self, worker: _Worker) -> None:

@@ -6,12 +6,15 @@ standard library, and must stay valid Python 3.8: no newer syntax, no runtime ge
 Protocol, over its stdin and stdout (one JSON document per line, ASCII):
 - on start it writes ``{"ready": true, "magic": M, "tag": T}``;
 - the parent writes batches: a list of tasks ``{"id", "source", "dfile", "level", "anchor",
-  "dirs", "create", "name"}``: compile ``source`` into the file ``name`` of the directory
-  ``anchor/dirs...``, of which the last ``create`` directories may be made;
+  "dirs", "create", "name", "dupes"}``: compile ``source`` into the file ``name`` of the
+  directory ``anchor/dirs...``, of which the last ``create`` directories may be made; when a
+  file named in ``dupes`` (the caches of the source's other levels, in that directory) holds
+  the same bytes, ``name`` becomes a second link to it instead (``--hardlink-dupes``);
 - the worker answers every task as soon as it is done, in order, so the parent knows which
-  file it is working on (and whom to blame if it dies or hangs): ``{"id", "outcome"}`` with
-  outcome "ok", "syntax" (with "message", "line", "column"), "io" or "skipped" (with
-  "message");
+  file it is working on (and whom to blame if it dies or hangs): ``{"id", "outcome",
+  "warnings"}`` with outcome "ok", "syntax" (with "message", "line", "column"), "io" or
+  "skipped" (with "message"); "warnings" lists what the compiler warned of (SyntaxWarning,
+  DeprecationWarning), each ``[category, message, line]``;
 - end of input, SIGTERM, or a parent that went away: the worker exits after the file in hand.
 
 Every write is made inside a directory opened without following symlinks, reached from the
@@ -33,6 +36,7 @@ import signal
 import stat
 import sys
 import warnings
+from collections.abc import Sequence
 from typing import Any, BinaryIO
 
 _ATTEMPTS = 5
@@ -40,6 +44,7 @@ _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 _DIRECTORY = os.O_RDONLY | os.O_DIRECTORY | _CLOEXEC
 _BELOW = _DIRECTORY | os.O_NOFOLLOW  # every directory below the anchor
 _TEMP = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | _CLOEXEC
+_READ = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | _CLOEXEC  # never blocks on a FIFO
 
 
 class Skip(Exception):
@@ -122,18 +127,21 @@ def _write(task: dict[str, Any], data: bytes, mode: int) -> None:
             else:
                 if not stat.S_ISREG(mode_there):
                     raise Skip("not a regular file: never written through")
-            try:
-                fd = os.open(temp, _TEMP, mode & 0o666, dir_fd=dir_fd)
-            except (FileExistsError, FileNotFoundError) as exc:
-                error = exc  # another writer's temp name, or the directory was removed
-                continue
-            try:
+            linked = _link_dupe(dir_fd, task.get("dupes") or (), data, temp)
+            if not linked:
                 try:
-                    view = memoryview(data)
-                    while view:
-                        view = view[os.write(fd, view) :]
-                finally:
-                    os.close(fd)
+                    fd = os.open(temp, _TEMP, mode & 0o666, dir_fd=dir_fd)
+                except (FileExistsError, FileNotFoundError) as exc:
+                    error = exc  # another writer's temp name, or the directory was removed
+                    continue
+            try:
+                if not linked:
+                    try:
+                        view = memoryview(data)
+                        while view:
+                            view = view[os.write(fd, view) :]
+                    finally:
+                        os.close(fd)
                 os.replace(temp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
                 return
             except FileNotFoundError as exc:  # the temp file (or its directory) was removed
@@ -150,6 +158,44 @@ def _write(task: dict[str, Any], data: bytes, mode: int) -> None:
     raise error
 
 
+def _link_dupe(dir_fd: int, dupes: Sequence[str], data: bytes, temp: str) -> bool:
+    """Make ``temp`` a second link to the first of ``dupes`` that is a regular file holding
+    exactly ``data``; False when none is. The link is checked to be the very file whose bytes
+    were compared: one swapped meanwhile is never linked."""
+    for dupe in dupes:
+        try:
+            fd = os.open(dupe, _READ, dir_fd=dir_fd)
+        except OSError:
+            continue  # not there, or a symlink
+        try:
+            st = os.fstat(fd)
+            same = stat.S_ISREG(st.st_mode) and st.st_size == len(data) and _read(fd) == data
+        except OSError:
+            same = False
+        finally:
+            os.close(fd)
+        if not same:
+            continue
+        try:
+            os.link(dupe, temp, src_dir_fd=dir_fd, dst_dir_fd=dir_fd, follow_symlinks=False)
+        except OSError:
+            continue  # a temp name taken, too many links, a file system without links
+        linked = os.stat(temp, dir_fd=dir_fd, follow_symlinks=False)
+        if (linked.st_dev, linked.st_ino) == (st.st_dev, st.st_ino):
+            return True
+        os.unlink(temp, dir_fd=dir_fd)
+    return False
+
+
+def _read(fd: int) -> bytes:
+    chunks: list[bytes] = []
+    while True:
+        chunk = os.read(fd, 1 << 20)
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
+
+
 def _outcome(task: dict[str, Any], invalidation: str) -> dict[str, Any]:
     """What happened to one task, as the protocol answers it."""
     source = task["source"]
@@ -162,9 +208,19 @@ def _outcome(task: dict[str, Any], invalidation: str) -> dict[str, Any]:
         answer.update(outcome="io", message=_os_error(exc, source))
         return answer
     try:
-        code = compile(
-            data, task["dfile"] or source, "exec", dont_inherit=True, optimize=task["level"]
-        )
+        # Whatever the environment's warning filters say: every warning is kept and reported
+        # (never shown here, never turned into an error).
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                code = compile(
+                    data, task["dfile"] or source, "exec", dont_inherit=True, optimize=task["level"]
+                )
+            finally:
+                if caught:
+                    answer["warnings"] = [
+                        [w.category.__name__, str(w.message), w.lineno] for w in caught
+                    ]
     except SyntaxError as exc:  # also IndentationError, bad encodings
         message = f"{type(exc).__name__}: {exc.msg}"
         answer.update(outcome="syntax", message=message, line=exc.lineno, column=exc.offset)
@@ -217,7 +273,7 @@ def main() -> None:
     # with SIGTERM, and the file in hand is finished first: no temp file is left behind.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, _stop_after_this_file)
-    # Compiler warnings (invalid escapes and the like) are the source's business, not ours.
+    # Compiler warnings are caught around each compile() and reported; nothing else is shown.
     warnings.simplefilter("ignore")
     invalidation = sys.argv[1]
     # A parent that dies is noticed within one file: its pipes close (an answer fails with

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Hashable, Iterable
+from typing import Any, TypeVar
 
 from pycache_tool.compile.plan import (
     KNOWN_BAD_REASON,
     CompileError,
     CompileResult,
+    CompileWarning,
     TargetResult,
     need_reason,
 )
@@ -18,26 +20,60 @@ from pycache_tool.reports.style import paint
 
 def error_lines(result: CompileResult, cwd: str) -> list[str]:
     """``path:line:col: message``, once per source and message whatever the targets and levels
-    (the same syntax error is found by every level); the targets are named when they differ."""
-    found: dict[tuple[str, int | None, int | None, str], list[str]] = {}
-    for error in sorted(result.errors, key=_order):
-        key = (error.source, error.line, error.column, error.message)
-        names = found.setdefault(key, [])
-        if error.target not in names:
-            names.append(error.target)
-    every = [t.target.name for t in result.targets]
+    (the same syntax error is found by every level); the targets are named when they differ.
+    A position Python does not know (an encoding declaration's error) is left out."""
+    found = _once(
+        (e.target, (e.source, e.line, e.column, e.message))
+        for e in sorted(result.errors, key=_order)
+    )
     lines = []
     for (source, line, column, message), names in found.items():
         where = show_path(source, cwd)
         if line is not None:
-            where += f":{line}:{column or 1}"
-        suffix = f" [{', '.join(names)}]" if len(every) > 1 and names != every else ""
-        lines.append(f"{where}: {message}{suffix}")
+            where += f":{line}" + (f":{column}" if column is not None else "")
+        lines.append(f"{where}: {message}{_unless_all(result, names)}")
     return lines
+
+
+def warning_lines(result: CompileResult, cwd: str) -> list[str]:
+    """``path:line: SyntaxWarning: message``, the first line of what Python's warnings module
+    shows (and so compileall), once per source, line and message whatever the levels."""
+    found = _once(
+        (w.target, (w.source, w.line, w.category, w.message))
+        for w in sorted(result.warnings, key=_warning_order)
+    )
+    return [
+        show_path(source, cwd)
+        + (f":{line}" if line is not None else "")
+        + f": {category}: {message}{_unless_all(result, names)}"
+        for (source, line, category, message), names in found.items()
+    ]
+
+
+_Key = TypeVar("_Key", bound=Hashable)
+
+
+def _once(items: Iterable[tuple[str, _Key]]) -> dict[_Key, list[str]]:
+    """Each key once, in order, with the targets it came from."""
+    found: dict[_Key, list[str]] = {}
+    for target, key in items:
+        names = found.setdefault(key, [])
+        if target not in names:
+            names.append(target)
+    return found
+
+
+def _unless_all(result: CompileResult, names: list[str]) -> str:
+    every = [t.target.name for t in result.targets]
+    return f" [{', '.join(names)}]" if len(every) > 1 and names != every else ""
 
 
 def _order(error: CompileError) -> tuple[str, int, int, str, int]:
     return (error.source, error.line or 0, error.column or 0, error.target, error.level)
+
+
+def _warning_order(warning: CompileWarning) -> tuple[str, int, str, int]:
+    return (warning.source, warning.line or 0, warning.target, warning.level)
 
 
 def _levels(levels: tuple[int, ...]) -> str:
@@ -191,6 +227,17 @@ def compile_json(result: CompileResult) -> str:
                 "message": e.message,
             }
             for e in sorted(result.errors, key=_order)
+        ],
+        "warnings": [
+            {
+                "source": w.source,
+                "target": w.target,
+                "optimization": w.level,
+                "category": w.category,
+                "line": w.line,
+                "message": w.message,
+            }
+            for w in sorted(result.warnings, key=_warning_order)
         ],
         "skipped": [
             {

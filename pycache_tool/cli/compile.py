@@ -99,7 +99,8 @@ StripPrefixOpt = Annotated[
     typer.Option(
         "--strip-prefix",
         metavar="DIR",
-        help="Remove this directory from the path written into the code objects.",
+        help="Remove this directory from the path written into the code objects (with this or"
+        " --prepend-prefix, a cache that records another path is rewritten).",
     ),
 ]
 PrependPrefixOpt = Annotated[

@@ -33,7 +33,8 @@ CATEGORIES: dict[str, frozenset[Status]] = {
 }
 # What "every cache file" means when no category is named: never importable sourceless code.
 _EVERYTHING = frozenset(
-    set(Status) - {Status.SOURCELESS, Status.UNREADABLE, Status.MISSING, Status.GHOST}
+    set(Status)
+    - {Status.SOURCELESS, Status.UNREADABLE, Status.MISSING, Status.GHOST, Status.SYMLINK}
 )
 
 

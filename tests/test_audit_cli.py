@@ -263,7 +263,7 @@ def test_the_tool_writes_no_bytecode(tmp_path: Path) -> None:
 def test_statuses_cover_the_design() -> None:
     assert {s.value for s in Status} == {
         "fresh", "stale", "orphan", "sourceless", "legacy", "shadowed", "corrupt",
-        "unknown", "unreadable", "missing", "ghost",
+        "unknown", "unreadable", "missing", "ghost", "symlink",
     }  # fmt: skip
 
 

@@ -62,15 +62,15 @@ class _Discard(io.TextIOBase):
         return len(text)
 
 
-def traced_peak(*args: str, code: int = 0) -> int:
-    """Peak bytes allocated while ``pycache-tool audit ARGS`` runs in-process, output discarded;
-    it must exit with ``code``."""
+def traced_peak(*args: str, code: int = 0, command: str = "audit") -> int:
+    """Peak bytes allocated while ``pycache-tool COMMAND ARGS`` runs in-process, output
+    discarded; it must exit with ``code``."""
     from pycache_tool.cli import main
 
     with contextlib.redirect_stdout(_Discard()):
         tracemalloc.start()
         try:
-            assert main(["audit", *args]) == code
+            assert main([command, *args]) == code
             return tracemalloc.get_traced_memory()[1]
         finally:
             tracemalloc.stop()
@@ -110,6 +110,50 @@ def test_audit_memory_does_not_grow_with_the_tree(tmp_path: Path, mode: str) -> 
         peaks[modules] = min(traced_peak(*args, code=shape.code) for _ in range(2))
     growth = peaks[LARGE] - peaks[SMALL]
     assert growth < BUDGET, f"{mode}: {peaks[SMALL]} -> {peaks[LARGE]} bytes (+{growth})"
+
+
+# One directory: the walker holds its names while it is walked (to report in name order), and
+# nothing else per entry. The same modules cost as much in one directory as spread over many,
+# but for that: a budget per entry of the large directory well over a name and its place in a
+# list (~80 bytes here), well under a directory entry object, a stat or a record (~550 here).
+ONE_DIRECTORY = 6_000  # modules: as many sources beside each other, as many caches
+PER_ENTRY = 150
+
+
+@pytest.fixture(scope="module")
+def one_and_spread(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """The same fresh modules, all in one package, and in packages of 100."""
+    root = tmp_path_factory.mktemp("layouts")
+    header = importlib.util.MAGIC_NUMBER + struct.pack("<III", 0, MTIME, 6) + b"\xe3" + bytes(16)
+    for layout, per_package in (("one", ONE_DIRECTORY), ("spread", 100)):
+        for i in range(ONE_DIRECTORY):
+            package = root / layout / f"pkg{i // per_package:03d}"
+            if i % per_package == 0:
+                (package / "__pycache__").mkdir(parents=True)
+            source = package / f"mod{i:06d}.py"
+            source.write_bytes(b"X = 1\n")
+            os.utime(source, (MTIME, MTIME))
+            (package / "__pycache__" / f"mod{i:06d}.{TAG}.pyc").write_bytes(header)
+    return root / "one", root / "spread"
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["audit", "-q"], ["audit", "--require-fresh", "--format", "json"], ["compile", "-n"]],
+    ids=" ".join,
+)
+def test_one_large_directory_costs_no_more_than_its_names(
+    one_and_spread: tuple[Path, Path], command: list[str]
+) -> None:
+    """``compile -n`` keeps what it plans for the whole tree, so it is compared, like audit,
+    with the same modules spread over many directories."""
+    peaks = []
+    for tree in one_and_spread:
+        traced_peak(*command[1:], str(tree), command=command[0])  # warm
+        peaks.append(traced_peak(*command[1:], str(tree), command=command[0]))
+    extra = peaks[0] - peaks[1]
+    budget = 2 * ONE_DIRECTORY * PER_ENTRY
+    assert extra < budget, f"{command}: {peaks[1]} spread, {peaks[0]} in one directory"
 
 
 def test_verbose_lists_every_record_between_totals_and_attention(

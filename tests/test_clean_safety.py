@@ -184,6 +184,44 @@ def test_links_are_never_followed_even_when_named_inside_a_ghost(
     assert_removed(before, snapshot(tmp_path), {deep, deep.parent})
 
 
+def test_symlinked_pycache_is_reported_and_never_cleaned_through(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Python imports through a symlinked __pycache__ (it writes its caches there): audit
+    names the link with a reason and --check fails; clean removes nothing through it."""
+    root = tmp_path / "proj"
+    source = write(root / "pkg" / "mod.py", "X = 1\n")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (root / "pkg" / "__pycache__").symlink_to("../../outside", target_is_directory=True)
+    done = subprocess.run(
+        [sys.executable, "-c", "import mod"],
+        cwd=source.parent,
+        env={**os.environ, "PYTHONDONTWRITEBYTECODE": ""},
+        capture_output=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert [p.name for p in outside.iterdir()] == [f"mod.{TAG}.pyc"]  # imports go through it
+    orphan(outside, "far")  # and a dead cache there: no category may reach it
+    link = root / "pkg" / "__pycache__"
+    code, doc = cli_json(capsys, "audit", str(root))
+    assert code == 0
+    assert [(r["path"], r["status"], r["loads"], r["size"]) for r in doc["records"]] == [
+        (str(link), "symlink", None, 0)
+    ]
+    assert "symlink" in doc["records"][0]["reason"]
+    assert doc["summary"]["files"] == 0 and doc["summary"]["needs_attention"] == 1
+    code, out, _ = cli(capsys, "audit", "--check", str(root))
+    assert code == 1
+    assert f"symlink       {link}: a symlink: imports read and write" in out
+    before = snapshot(tmp_path)
+    for flags in ([], ["--stale", "--orphans", "--ghosts", "--corrupt", "--foreign"]):
+        code, cleaned = clean_json(capsys, *flags, str(root))
+        assert (code, cleaned["removed"], cleaned["failed"]) == (0, [], [])
+    assert_removed(before, snapshot(tmp_path), set())
+
+
 def test_git_branch_named_like_a_pyc_survives(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -110,16 +110,17 @@ def walker_view(
         if not isinstance(event, Listing):
             continue
         dirs.add(_rel(root, event.path))
-        for entry in event.files:
-            if entry.name == ".git":  # a worktree's or submodule's .git file: never git's
+        for name in [*event.files, *event.others]:
+            if name == ".git":  # a worktree's or submodule's .git file: never git's
                 continue
-            if not (event.rules and event.rules.ignored(entry.path, False)):
-                files.add(_rel(root, entry.path))
+            path = os.path.join(event.path, name)
+            if not (event.rules and event.rules.ignored(path, False)):
+                files.add(_rel(root, path))
         # Ignore rules never hide a __pycache__ of a walked directory.
         pycache = os.path.join(event.path, "__pycache__")
         if os.path.isdir(pycache) and not os.path.islink(pycache):
             assert event.pycache is not None, pycache
-            assert sorted(e.name for e in event.pycache) == sorted(os.listdir(pycache))
+            assert event.pycache == sorted(os.listdir(pycache))
     return dirs, files
 
 

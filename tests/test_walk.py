@@ -129,9 +129,10 @@ def test_listing_holds_files_symlinks_and_pycache(tmp_path: Path) -> None:
     (first, pkg, sub) = [e for e in events(tmp_path) if isinstance(e, Listing)]
     assert first.path == str(tmp_path) and first.files == [] and first.pycache is None
     assert pkg.path == str(tmp_path / "pkg")
-    assert [e.name for e in pkg.files] == ["dangling", "mod.py", "old.pyc", "to_dir", "to_file.py"]
-    assert pkg.pycache is not None and [e.path for e in pkg.pycache] == [str(cfile)]
-    assert pkg.pycache_error is None
+    assert pkg.files == ["mod.py", "old.pyc"]
+    assert pkg.others == ["dangling", "to_dir", "to_file.py"]
+    assert pkg.pycache == [cfile.name]
+    assert pkg.pycache_error is None and not pkg.pycache_link
     assert sub.path == str(tmp_path / "pkg" / "sub") and sub.files == []
 
 
@@ -151,7 +152,7 @@ def test_a_dot_git_file_is_listed_not_entered(tmp_path: Path) -> None:
     write(tmp_path / "sub" / ".git", "gitdir: ../elsewhere\n")
     write(tmp_path / "sub" / "m.py")
     (listing,) = [e for e in events(tmp_path / "sub") if isinstance(e, Listing)]
-    assert [e.name for e in listing.files] == [".git", "m.py"]
+    assert listing.files == [".git", "m.py"]
 
 
 def test_skip_is_never_entered(tmp_path: Path) -> None:
@@ -171,7 +172,7 @@ def test_directory_symlinks_are_not_followed(tmp_path: Path) -> None:
     assert listed(tmp_path) == [".", "pkg"]
     root_listing = events(tmp_path)[0]
     assert isinstance(root_listing, Listing)
-    assert [e.name for e in root_listing.files] == ["abs", "link"]
+    assert root_listing.files == [] and root_listing.others == ["abs", "link"]
     # One record for the one cache file, not one per path that reaches it.
     assert statuses([tmp_path], tmp_path) == {f"pkg/__pycache__/m.{TAG}.pyc": Status.FRESH}
 
@@ -196,9 +197,13 @@ def test_symlinked_pycache_is_not_followed(tmp_path: Path) -> None:
     (tmp_path / "pkg").mkdir()
     (tmp_path / "pkg" / "__pycache__").symlink_to(cfile.parent, target_is_directory=True)
     pkg = [e for e in events(tmp_path) if isinstance(e, Listing) and e.path.endswith("pkg")]
-    assert pkg[0].pycache is None
-    assert [e.name for e in pkg[0].files] == ["__pycache__"]
-    assert set(statuses([tmp_path], tmp_path)) == {f"real/__pycache__/gone.{TAG}.pyc"}
+    assert pkg[0].pycache is None and pkg[0].pycache_link
+    assert pkg[0].others == ["__pycache__"]
+    # Reported as what it is, once; nothing is read through it.
+    assert statuses([tmp_path], tmp_path) == {
+        f"real/__pycache__/gone.{TAG}.pyc": Status.ORPHAN,
+        "pkg/__pycache__": Status.SYMLINK,
+    }
 
 
 # --- ignore rules ------------------------------------------------------------------------
@@ -263,11 +268,11 @@ def test_rules_for_files_of_a_listing(tmp_path: Path) -> None:
         write(tmp_path / name)
         write(tmp_path / "sub" / name)
     kept = {
-        rel(tmp_path, f.path)
+        rel(tmp_path, os.path.join(e.path, f))
         for e in events(tmp_path)
         if isinstance(e, Listing)
         for f in e.files
-        if f.name.endswith(".py") and not e.rules.ignored(f.path, False)
+        if f.endswith(".py") and not e.rules.ignored(os.path.join(e.path, f), False)
     }
     assert kept == {"keep.py", "sub/again.py"}
 

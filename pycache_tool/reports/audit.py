@@ -28,6 +28,7 @@ _TONE: dict[Status, Style] = {
     Status.LEGACY: "yellow",
     Status.SHADOWED: "yellow",
     Status.GHOST: "yellow",
+    Status.SYMLINK: "yellow",
     Status.MISSING: "yellow",
     Status.SOURCELESS: "red",
     Status.CORRUPT: "red",

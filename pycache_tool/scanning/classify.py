@@ -73,15 +73,6 @@ def source_stat(path: str) -> os.stat_result | None:
     return result if stat.S_ISREG(result.st_mode) else None
 
 
-def entry_stat(entry: os.DirEntry[str]) -> os.stat_result | None:
-    """The same for a source found by a directory listing."""
-    try:
-        result = entry.stat()
-    except OSError:
-        return None
-    return result if entry.is_file() else None
-
-
 class _TagRule(NamedTuple):
     """What the interpreter of one (tag, magic, suffix) makes of any file that carries them."""
 

@@ -20,6 +20,7 @@ class Status(str, enum.Enum):
     UNREADABLE = "unreadable"
     MISSING = "missing"
     GHOST = "ghost"
+    SYMLINK = "symlink"
 
     def __str__(self) -> str:
         return self.value
@@ -74,5 +75,10 @@ ATTENTION = frozenset(
         Status.SHADOWED,
         Status.GHOST,
         Status.MISSING,
+        Status.SYMLINK,
     }
+)
+SYMLINKED_PYCACHE = (
+    "a symlink: imports read and write the caches where it points, which are never"
+    " followed, so neither audited nor cleaned"
 )

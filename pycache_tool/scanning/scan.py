@@ -17,13 +17,14 @@ from pycache_tool.bytecode import interpreters
 from pycache_tool.bytecode.interpreters import Interpreter
 from pycache_tool.bytecode.pyc import Invalidation, base_tag, parse_cache_name
 from pycache_tool.errors import UsageError, describe
-from pycache_tool.scanning.classify import Classifier, SourceStat, entry_stat, source_stat
-from pycache_tool.scanning.coverage import Coverage, FreshKey, Need, Tally, covers
+from pycache_tool.scanning.classify import Classifier, SourceStat, source_stat
+from pycache_tool.scanning.coverage import Coverage, Marks, Need, Seen, Tally, cache_name, covers
 from pycache_tool.scanning.deep import DeepCheck
 from pycache_tool.scanning.ignore import PatternUse
-from pycache_tool.scanning.records import Record, Status
+from pycache_tool.scanning.records import SYMLINKED_PYCACHE, Record, Status
 from pycache_tool.scanning.shadow import LazyShadows, ShadowRules
 from pycache_tool.scanning.walk import (
+    PYCACHE,
     Ghost,
     Ignored,
     Listing,
@@ -45,8 +46,9 @@ Prefix = Union[str, "os.PathLike[str]", None, Literal[_Default.ENVIRONMENT]]
 _GHOST = "holds nothing but __pycache__: still imports as a namespace package"
 _EMPTY_GHOST = "an empty directory inside a package: still imports as a namespace package"
 _DEEP_BATCH = 256  # records handed to the deep check at a time
-# A cache file of a walked directory: its record, its file name, what it covers if fresh.
-_Item = tuple[Record, str, Optional[FreshKey]]
+# A cache file of a walked directory: its record, the list of the listing it is in and its
+# position there (for coverage), and the name of the target's cache it stands for if fresh.
+_Item = tuple[Record, Optional[Marks], int, Optional[str]]
 
 
 class Scan:
@@ -194,8 +196,8 @@ class Scan:
         """Show the exclude patterns still unmatched what this directory holds."""
         for name in listing.dirs:
             self._pattern_use.see(base, os.path.join(listing.path, name), True)
-        for entry in listing.files:
-            self._pattern_use.see(base, entry.path, False)
+        for name in (*listing.files, *listing.others):
+            self._pattern_use.see(base, os.path.join(listing.path, name), False)
 
     def _wanted(self, tag: str | None, classifier: Classifier) -> bool:
         return (
@@ -226,16 +228,13 @@ class Scan:
             source_dir = os.sep + os.path.relpath(event.path, self.pycache_prefix)
             shadows = LazyShadows(functools.partial(self._rules.listed, source_dir))
             found: list[Record] = []
-            for entry in event.files:
-                name = parse_cache_name(entry.name)
-                if (
-                    name is None
-                    or not self._wanted(name.tag, classifier)
-                    or not entry.is_file(follow_symlinks=False)
-                ):
+            for file_name in event.files:
+                name = parse_cache_name(file_name)
+                if name is None or not self._wanted(name.tag, classifier):
                     continue
                 source = os.path.join(source_dir, name.stem + ".py")
-                record = classifier.cache(entry.path, name, source, _stat_path(source))
+                path = os.path.join(event.path, file_name)
+                record = classifier.cache(path, name, source, _stat_path(source))
                 if _vanished(record):
                     continue
                 record = self._rules.apply(record, name.stem, shadows)
@@ -243,92 +242,86 @@ class Scan:
             yield from self._deep.check(found) if self._deep is not None else found
 
     def _directory(self, listing: Listing, classifier: Classifier) -> Iterator[Record]:
-        sources = {entry.name: entry for entry in listing.files if entry.name.endswith(".py")}
         shadows = LazyShadows(
-            lambda: self._rules.directory(listing.path, listing.files, listing.dirs)
+            lambda: self._rules.directory(listing.path, listing.files, listing.others, listing.dirs)
         )
-        local_fresh: set[FreshKey] = set()
-        local_names: dict[str, Record | None] = {}
         counting = self.require_fresh or self.collect_needs  # coverage bookkeeping, only when asked
-        items = self._caches(listing, classifier, sources, shadows)
+        seen = Seen(listing, collect=bool(self.collect_needs)) if counting else None
+        items = self._caches(listing, classifier, shadows, seen)
         if self._deep is not None:
             items = self._deep_checked(items, self._deep)
-        for record, name, fresh_key in items:
-            if counting:
-                local_names[name] = record if self.collect_needs else None
-                if fresh_key is not None and self._covers(record):
-                    local_fresh.add(fresh_key)
+        for record, marks, index, fresh_name in items:
+            if marks is not None:
+                marks.add(index, record, fresh_name if self._covers(record) else None)
             yield record
-        if counting:
+        if seen is not None:
             mirror = self._mirror(listing.path) if self.pycache_prefix else ""
-            yield from self._tally.directory(
-                listing, sources, local_fresh, local_names, classifier, shadows, mirror
-            )
+            yield from self._tally.directory(listing, seen, classifier, shadows, mirror)
 
     def _caches(
         self,
         listing: Listing,
         classifier: Classifier,
-        sources: dict[str, os.DirEntry[str]],
         shadows: LazyShadows,
+        seen: Seen | None,
     ) -> Iterator[_Item]:
-        """The cache files of one directory: (record, file name, what it covers if fresh)."""
+        """The cache files of one directory (see ``_Item``)."""
         directory = listing.path
+        inside = directory if directory.endswith(os.sep) else directory + os.sep
+        pycache_dir = inside + PYCACHE
+        if listing.pycache_link:
+            link = Record(pycache_dir, Status.SYMLINK, reason=SYMLINKED_PYCACHE, directory=True)
+            yield link, None, 0, None
         if listing.pycache_error is not None and not _gone(listing.pycache_error):
-            pycache_dir = os.path.join(directory, "__pycache__")
             record = _unlistable(Unlistable(pycache_dir, listing.pycache_error))
-            yield record, "", None
-        for entry in listing.pycache or ():
-            name = parse_cache_name(entry.name)
-            if (
-                name is None
-                or not self._wanted(name.tag, classifier)
-                or not entry.is_file(follow_symlinks=False)
-            ):
+            yield record, None, 0, None
+        marks = seen.pycache if seen is not None else None
+        pycache = pycache_dir + os.sep
+        for index, file_name in enumerate(listing.pycache or ()):
+            name = parse_cache_name(file_name)
+            if name is None or not self._wanted(name.tag, classifier):
                 continue
             source_name = name.stem + ".py"
+            source = inside + source_name
             record = classifier.cache(
-                entry.path,
-                name,
-                directory + os.sep + source_name,
-                _stat_entry(sources.get(source_name)),
+                pycache + file_name, name, source, _stat_source(source, source_name, seen)
             )
             if _vanished(record):
                 continue
             record = self._rules.apply(record, name.stem, shadows)
-            key = None if name.tag is None else (name.stem, base_tag(name.tag), name.optimization)
-            yield record, entry.name, key
-        legacy = not self.targets_only or bool(classifier.tagless)
-        for entry in listing.files:
-            if (
-                legacy
-                and entry.name.endswith((".pyc", ".pyo"))
-                and entry.is_file(follow_symlinks=False)
-                # exclude takes file patterns: notes.pyc, a text file, is left out when named
-                and not (listing.rules and listing.rules.left_out(entry.path, False))
-            ):
-                stem = entry.name[:-4]
-                source_name = stem + ".py"
-                record = classifier.legacy(
-                    entry.path,
-                    entry.name[-4:],
-                    os.path.join(directory, source_name),
-                    _stat_entry(sources.get(source_name)),
-                )
-                if _vanished(record):
-                    continue
-                record = self._rules.apply(record, stem, shadows)
-                key = (stem, "", record.optimization or 0) if record.target else None
-                yield record, entry.name, key
+            fresh_name = None
+            if name.tag is not None:
+                fresh_name = cache_name(name.stem, base_tag(name.tag), name.optimization)
+            yield record, marks, index, fresh_name
+        if self.targets_only and not classifier.tagless:
+            return
+        marks = seen.legacy if seen is not None else None
+        for index, file_name in enumerate(listing.files):
+            if not file_name.endswith((".pyc", ".pyo")):
+                continue
+            path = inside + file_name
+            # exclude takes file patterns: notes.pyc, a text file, is left out when named
+            if listing.rules and listing.rules.left_out(path, False):
+                continue
+            stem = file_name[:-4]
+            source_name = stem + ".py"
+            source = inside + source_name
+            record = classifier.legacy(
+                path, file_name[-4:], source, _stat_source(source, source_name, seen)
+            )
+            if _vanished(record):
+                continue
+            record = self._rules.apply(record, stem, shadows)
+            yield record, marks, index, file_name if record.target else None
 
     @staticmethod
     def _deep_checked(items: Iterable[_Item], deep: DeepCheck) -> Iterator[_Item]:
         """``items`` in order, their records deep-checked a batch at a time."""
         pending = iter(items)
         while chunk := list(itertools.islice(pending, _DEEP_BATCH)):
-            records = deep.check([record for record, _, _ in chunk])
-            for (_, name, key), record in zip(chunk, records):
-                yield record, name, key
+            records = deep.check([item[0] for item in chunk])
+            for (_, marks, index, fresh_name), record in zip(chunk, records):
+                yield record, marks, index, fresh_name
 
 
 def scan(
@@ -409,9 +402,15 @@ def _vanished(record: Record) -> bool:
     return record.status is Status.UNREADABLE and not os.path.lexists(record.path)
 
 
-def _stat_entry(entry: os.DirEntry[str] | None) -> SourceStat:
+def _stat_source(path: str, name: str, seen: Seen | None) -> SourceStat:
+    """The source's stat, when the classifier asks for it (following a symlink, as import
+    does); its size noted for coverage."""
+
     def stat_source() -> os.stat_result | None:
-        return None if entry is None else entry_stat(entry)
+        st = source_stat(path)
+        if seen is not None and st is not None:
+            seen.note_size(name, st.st_size)
+        return st
 
     return stat_source
 

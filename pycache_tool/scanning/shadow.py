@@ -11,7 +11,8 @@ an ``__init__`` is a namespace portion, which only counts when no module is foun
 shadows nothing.
 
 The walk's listing tells what is beside each source, so a directory costs no system call
-unless it holds a directory (or symlink) named like a module, or an extension file; only
+unless it holds a directory (or a symlink, or another entry that is no regular file) named
+like a module, or an extension file; only
 then are ``foo/__init__*`` looked up, once each, as import looks them up (following links).
 """
 
@@ -140,17 +141,20 @@ class ShadowRules:
         )
 
     def directory(
-        self, path: str, files: Iterable[os.DirEntry[str]], dirs: Iterable[str]
+        self, path: str, files: Iterable[str], others: Iterable[str], dirs: Iterable[str]
     ) -> Shadows | None:
-        """What may shadow a module in the directory ``path``; None when nothing can."""
+        """What may shadow a module in the directory ``path`` (the names of its regular files,
+        of its other entries but directories, and of its directories); None when nothing can."""
         names = {d for d in dirs if "." not in d and d != "__init__"}
-        extensions: dict[str, os.DirEntry[str]] = {}
+        extensions: dict[str, bool] = {}  # name -> a regular file by its entry, no stat needed
         endings = self.endings
-        for entry in files:
-            name = entry.name
+        for name in files:
             if name.endswith(endings):
-                extensions[name] = entry
-            elif "." not in name and name != "__init__" and entry.is_symlink():
+                extensions[name] = True
+        for name in others:
+            if name.endswith(endings):
+                extensions[name] = False  # a link perhaps, which import follows
+            elif "." not in name and name != "__init__":
                 names.add(name)  # perhaps a link to a package directory
         if not names and not extensions:
             return None
@@ -163,17 +167,17 @@ class ShadowRules:
                 entries = list(it)
         except OSError:
             return None
-        dirs, files = [], []
+        dirs: list[str] = []
+        files: list[str] = []
+        others: list[str] = []
         for entry in entries:
             try:
                 is_dir = entry.is_dir(follow_symlinks=False)
+                is_file = not is_dir and entry.is_file(follow_symlinks=False)
             except OSError:
-                is_dir = False
-            if is_dir:
-                dirs.append(entry.name)
-            else:
-                files.append(entry)
-        return self.directory(path, files, dirs)
+                is_dir = is_file = False
+            (dirs if is_dir else files if is_file else others).append(entry.name)
+        return self.directory(path, files, others, dirs)
 
 
 class LazyShadows:
@@ -201,12 +205,13 @@ class Shadows:
         rules: ShadowRules,
         path: str,
         names: set[str],
-        extensions: dict[str, os.DirEntry[str]],
+        extensions: dict[str, bool],
     ) -> None:
         self._rules = rules
         self._path = path
         self._names = names  # directories and symlinks that may be packages
-        self._extensions = extensions  # files whose name ends like an extension module
+        # Entries whose name ends like an extension module: True when known to be a regular file.
+        self._extensions = extensions
         self._files: dict[str, bool] = {}  # path -> is a regular file (following links)
 
     def by(self, key: Key, stem: str, level: int) -> str | None:
@@ -219,9 +224,10 @@ class Shadows:
         # Python 2 too: a package's __init__ is looked up like any module, extensions first.
         if self._extensions:
             for suffix in self._rules.extensions(key):
-                entry = self._extensions.get(stem + suffix)
-                if entry is not None and _is_file(entry):
-                    return f"extension {entry.name}"
+                name = stem + suffix
+                regular = self._extensions.get(name)
+                if regular or (regular is False and self._is_file(os.path.join(self._path, name))):
+                    return f"extension {name}"
         return None
 
     def _is_file(self, path: str) -> bool:
@@ -233,14 +239,6 @@ class Shadows:
                 found = False
             self._files[path] = found
         return found
-
-
-def _is_file(entry: os.DirEntry[str]) -> bool:
-    """A regular file, following a link as import does (the listing's type needs no stat)."""
-    try:
-        return entry.is_file()
-    except OSError:
-        return False
 
 
 def who(key: Key) -> str:

@@ -130,6 +130,7 @@ _RANK = [
     Status.STALE,
     Status.SOURCELESS,
     Status.GHOST,
+    Status.SYMLINK,
     Status.CORRUPT,
     Status.ORPHAN,
     Status.SHADOWED,

@@ -8,7 +8,6 @@ is always listed, whatever the ignore files say.
 
 from __future__ import annotations
 
-import operator
 import os
 from collections.abc import Iterator
 from typing import NamedTuple, Union
@@ -23,17 +22,25 @@ from pycache_tool.scanning.ignore import (
 )
 
 VCS_DIRS = frozenset({".git", ".hg", ".svn"})
-_BY_NAME = operator.attrgetter("name")  # name order: the same report on every file system
 PYCACHE = "__pycache__"
 
 
 class Listing(NamedTuple):
+    """One directory, by name, in name order (the same report on every file system).
+
+    Names only, never ``os.DirEntry`` objects: a directory of 200,000 caches is held as its
+    names, a fraction of what the entries (their paths, and the stat each one caches) cost.
+    """
+
     path: str  # absolute, normalised
-    files: list[os.DirEntry[str]]  # every entry that is not a real directory, symlinks included
-    dirs: list[str]  # names of the real directories other than __pycache__, walked or not
-    pycache: list[os.DirEntry[str]] | None  # entries of path/__pycache__, if it is a directory
+    files: list[str]  # regular files (by the directory entry's type, no stat)
+    others: list[str]  # every other entry that is not a real directory: symlinks, FIFOs, ...
+    dirs: list[str]  # the real directories other than __pycache__, walked or not
+    pycache: list[str] | None  # regular files in path/__pycache__, if that is a real directory
+    pycache_others: list[str]  # its other entries: symlinks, directories, FIFOs (never read)
     pycache_error: OSError | None
     rules: IgnoreStack  # the rules in force for this directory's files
+    pycache_link: bool = False  # path/__pycache__ is a symlink (in ``others``, never followed)
 
 
 class Ghost(NamedTuple):
@@ -105,14 +112,18 @@ def walk(
     use_ignore_files: bool = True,
     skip: frozenset[str] = frozenset(),
     max_depth: int | None = None,
+    one_file_system: bool = False,
 ) -> Iterator[Event]:
     """Walk ``root`` (absolute, normalised, a real directory) depth first, in name order.
 
     Directories in ``skip`` (a pycache_prefix tree inside the root) are never entered, nor
-    those more than ``max_depth`` levels below the root (0: the root alone; None: no limit).
+    those more than ``max_depth`` levels below the root (0: the root alone; None: no limit);
+    with ``one_file_system``, neither are directories on another device than the root (mount
+    points: ``find -xdev``), ``__pycache__`` included.
     """
     frames: list[_Frame] = []
-    listed = _list(root, rules, use_ignore_files, skip, is_root=True)
+    device = _device(root) if one_file_system else None
+    listed = _list(root, rules, use_ignore_files, skip, device, is_root=True)
     if isinstance(listed, Unlistable):
         yield listed
         return
@@ -124,7 +135,7 @@ def walk(
         frame = frames[-1]
         if frame.pending:
             child, inherited = frame.pending.pop()
-            listed = _list(child, inherited, use_ignore_files, skip, is_root=False)
+            listed = _list(child, inherited, use_ignore_files, skip, device, is_root=False)
             if isinstance(listed, Unlistable):
                 frame.candidate = False
                 yield listed
@@ -171,65 +182,125 @@ def _list(
     inherited: IgnoreStack,
     use_ignore_files: bool,
     skip: frozenset[str],
+    device: int | None,
     *,
     is_root: bool,
 ) -> Unlistable | _Listed:
+    files: list[str] = []
+    others: list[str] = []
+    dirs: list[str] = []  # a package shadows a module of its name, even in an ignored directory
+    has_pycache = pycache_link = has_git = has_gitignore = package = False
     try:
         with os.scandir(path) as it:
-            entries = sorted(it, key=_BY_NAME)
+            for entry in it:
+                name = entry.name
+                # The directory entry's own type where the file system gives one: no stat.
+                try:
+                    is_dir = entry.is_dir(follow_symlinks=False)
+                    regular = not is_dir and entry.is_file(follow_symlinks=False)
+                except OSError:
+                    is_dir = regular = False
+                if is_dir:
+                    if name == PYCACHE:
+                        has_pycache = True
+                    else:
+                        dirs.append(name)
+                elif regular:
+                    files.append(name)
+                else:
+                    others.append(name)
+                    if name == PYCACHE:
+                        pycache_link = _is_link(entry)
+                if name[0] == ".":
+                    has_git = has_git or name == ".git"
+                    has_gitignore = has_gitignore or name == ".gitignore"
+                elif name[0] == "_":
+                    package = package or name in ("__init__.py", "__init__.pyc")
     except OSError as exc:
         return Unlistable(path, exc)
-    names = {entry.name for entry in entries}
     rules = inherited
     if use_ignore_files:
-        if ".git" in names:
+        if has_git:
             rules = repository_rules(path, rules)  # a nested repository has rules of its own
-        if ".gitignore" in names and not rules.excluded:
+        if has_gitignore and not rules.excluded:
             spec = read_patterns(os.path.join(path, ".gitignore"), in_tree=True)
             # A virtualenv's "*" .gitignore hides it from git; naming it as a PATH means "look inside".
             # A repository's own top-level "*" .gitignore (a whitelist: "*", "!*.py") is no
             # virtualenv: git applies it there, and so do we.
-            if not (
-                is_root and ".git" not in names and spec is not None and ignores_everything(spec)
-            ):
+            if not (is_root and not has_git and spec is not None and ignores_everything(spec)):
                 rules = rules.push(path, spec)
-    files: list[os.DirEntry[str]] = []
-    dirs: list[str] = []  # a package shadows a module of its name, even in an ignored directory
+    pycache: list[str] | None = None
+    pycache_others: list[str] = []
+    pycache_error: OSError | None = None
+    other_device = has_pycache and not _on(os.path.join(path, PYCACHE), device)
+    if other_device:
+        has_pycache = False  # not entered: it holds something all the same
+    if has_pycache:
+        try:
+            pycache = []
+            with os.scandir(os.path.join(path, PYCACHE)) as it:
+                for entry in it:
+                    (pycache if _is_regular(entry) else pycache_others).append(entry.name)
+        except OSError as exc:
+            pycache, pycache_others, pycache_error = None, [], exc
+        else:
+            pycache.sort()
+            pycache_others.sort()
+    files.sort()
+    others.sort()
+    dirs.sort()
     subdirs: list[tuple[str, IgnoreStack]] = []
     ignored: list[Ignored] = []
-    pycache: list[os.DirEntry[str]] | None = None
-    pycache_error: OSError | None = None
-    candidate = not is_root
-    for entry in entries:
-        try:
-            is_dir = entry.is_dir(follow_symlinks=False)
-        except OSError:
-            is_dir = False
-        if not is_dir:
-            files.append(entry)
-            candidate = False
-        elif entry.name == PYCACHE:
-            try:
-                with os.scandir(entry.path) as it:
-                    pycache = sorted(it, key=_BY_NAME)
-            except OSError as exc:
-                pycache_error = exc
-        else:
-            dirs.append(entry.name)
-            child = None
-            if entry.name not in VCS_DIRS and entry.path not in skip:
-                child = rules.enter(entry.path) if rules else rules
-                if child is None:
-                    ignored.append(Ignored(entry.path, rules.left_out(entry.path, True)))
+    candidate = not is_root and not files and not others and not other_device
+    for name in dirs:
+        child_path = os.path.join(path, name)
+        child = None
+        if name not in VCS_DIRS and child_path not in skip:
+            child = rules.enter(child_path) if rules else rules
             if child is None:
-                candidate = False
-            else:
-                subdirs.append((entry.path, child))
+                ignored.append(Ignored(child_path, rules.left_out(child_path, True)))
+            elif not _on(child_path, device):
+                child = None  # a mount point: not walked, not reported
+        if child is None:
+            candidate = False
+        else:
+            subdirs.append((child_path, child))
     subdirs.reverse()
-    listing = Listing(path, files, dirs, pycache, pycache_error, rules)
-    package = "__init__.py" in names or "__init__.pyc" in names
-    has_cache = pycache is not None or pycache_error is not None
-    return _Listed(listing, subdirs, candidate, has_cache, package, ignored)
+    listing = Listing(
+        path, files, others, dirs, pycache, pycache_others, pycache_error, rules, pycache_link
+    )
+    return _Listed(listing, subdirs, candidate, has_pycache, package, ignored)
+
+
+def _is_regular(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_file(follow_symlinks=False)
+    except OSError:
+        return False
+
+
+def _is_link(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_symlink()
+    except OSError:
+        return False
+
+
+def _device(path: str) -> int | None:
+    try:
+        return os.stat(path).st_dev
+    except OSError:
+        return None  # the listing will say why
+
+
+def _on(directory: str, device: int | None) -> bool:
+    """Is ``directory`` on ``device`` (None: any)? One lstat, only with --one-file-system."""
+    if device is None:
+        return True
+    try:
+        return os.lstat(directory).st_dev == device
+    except OSError:
+        return True  # gone or unreadable: listing it says so
 
 
 def repository_rules(top: str, rules: IgnoreStack) -> IgnoreStack:

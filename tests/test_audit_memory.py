@@ -34,10 +34,16 @@ BUDGET = 48 * 1024
 
 
 def make_tree(
-    root: Path, modules: int, *, missing_every: int = 0, prefix: Path | None = None
+    root: Path,
+    modules: int,
+    *,
+    missing_every: int = 0,
+    prefix: Path | None = None,
+    stale: bool = False,
 ) -> None:
-    """Packages of 20 modules, each with a fresh cache for this interpreter, except every
-    ``missing_every``-th; the caches in ``prefix`` (as PYTHONPYCACHEPREFIX lays them out) if given.
+    """Packages of 20 modules, each with a fresh cache for this interpreter (a stale one if
+    ``stale``), except every ``missing_every``-th; the caches in ``prefix`` (as
+    PYTHONPYCACHEPREFIX lays them out) if given.
     """
     for n in range(modules // PER_PACKAGE):
         package = root / f"pkg{n:03d}"
@@ -51,7 +57,8 @@ def make_tree(
             os.utime(source, (MTIME, MTIME))
             if missing_every and i % missing_every == 0:
                 continue
-            header = importlib.util.MAGIC_NUMBER + struct.pack("<III", 0, MTIME, len(data))
+            stamp = MTIME + 1 if stale else MTIME
+            header = importlib.util.MAGIC_NUMBER + struct.pack("<III", 0, stamp, len(data))
             (caches / f"mod{i:02d}.{TAG}.pyc").write_bytes(header + b"\xe3" + bytes(40))
 
 
@@ -81,6 +88,7 @@ class Mode(NamedTuple):
     missing_every: int = 0
     prefix: bool = False
     code: int = 0  # the exit code
+    stale: bool = False  # every cache
 
 
 MODES = {
@@ -91,6 +99,9 @@ MODES = {
     # attention; JSON only counts them.
     "require-fresh json": Mode(["--require-fresh", "--format", "json"], missing_every=3, code=1),
     "prefix require-fresh json": Mode(["--require-fresh", "--format", "json"], prefix=True),
+    # Every cache stale: as many lines under "needs attention", which wait in temporary files.
+    "text stale": Mode([], stale=True),
+    "quiet stale check": Mode(["--quiet", "--check"], stale=True, code=1),
 }
 
 
@@ -105,7 +116,9 @@ def test_audit_memory_does_not_grow_with_the_tree(tmp_path: Path, mode: str) -> 
         if shape.prefix:
             prefix = tmp_path / f"prefix{modules}"
             args = ["--pycache-prefix", str(prefix), *args]
-        make_tree(root, modules, missing_every=shape.missing_every, prefix=prefix)
+        make_tree(
+            root, modules, missing_every=shape.missing_every, prefix=prefix, stale=shape.stale
+        )
         traced_peak(*args, code=shape.code)  # warm: lazy imports, typer's command, caches
         peaks[modules] = min(traced_peak(*args, code=shape.code) for _ in range(2))
     growth = peaks[LARGE] - peaks[SMALL]

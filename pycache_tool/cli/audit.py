@@ -81,7 +81,13 @@ def audit(
     from pycache_tool.archives import inspect as inspect_archive
     from pycache_tool.archives import split_paths
     from pycache_tool.reports.archives import archives_json, archives_text
-    from pycache_tool.reports.audit import LineSpool, json_report, record_line, text_report
+    from pycache_tool.reports.audit import (
+        Attention,
+        LineSpool,
+        json_report,
+        record_line,
+        text_report,
+    )
     from pycache_tool.reports.style import use_color
     from pycache_tool.scanning.gitfiles import tracked_bytecode
     from pycache_tool.scanning.summary import Summary
@@ -99,12 +105,7 @@ def audit(
         deep=deep,
     )
     archives = [inspect_archive(p, scan.targets) for p in archive_paths]
-    # JSON only counts what needs attention: keeping it would grow with a neglected tree.
-    # A tree without caches has a missing record per source: the text lists the first ones.
-    summary = Summary(
-        keep_attention=output is not OutputFormat.json,
-        missing_cap=None if verbose else MISSING_SHOWN,
-    )
+    summary = Summary()
     tracked: list[str] = []
 
     def find_tracked() -> list[str]:
@@ -129,8 +130,12 @@ def audit(
         # until then, not in memory, which would grow with the tree.
         cwd, color = os.getcwd(), use_color(sys.stdout)
         spool = LineSpool() if verbose else None
+        # What needs a look waits in temporary files too. A tree without caches has a missing
+        # record per source: the text lists the first ones.
+        attention = Attention(cwd, color, missing_cap=None if verbose else MISSING_SHOWN)
         for record in scan:
             summary.add(record)
+            attention.add(record)
             if spool is not None:
                 spool.add(record_line(record, cwd, color))
         wrote_report = bool(scan.roots or not archives)
@@ -142,6 +147,7 @@ def audit(
                 coverage=scan.coverage if require_fresh else None,
                 tracked=find_tracked(),
                 verbose_lines=spool,
+                attention=attention,
                 cwd=cwd,
                 quiet=quiet,
                 color=color,

@@ -50,6 +50,7 @@ def text_report(
     coverage: Sequence[Coverage] | None,
     tracked: Sequence[str],
     verbose_lines: Iterable[str] | None,
+    attention: Attention,
     cwd: str,
     quiet: bool = False,
     color: bool = False,
@@ -60,6 +61,7 @@ def text_report(
 
     ``verbose_lines``: every record's line (``record_line``, each ending in a newline), passed
     through as they are read, e.g. from a ``LineSpool``: they need never all be in memory.
+    ``attention``: the lines of what needs attention, ranked (see ``Attention``).
     ``unchecked``: with ``--deep``, the Pythons whose caches could not be checked, and why.
     """
     out: list[str] = []
@@ -96,22 +98,20 @@ def text_report(
         yield "\n".join(out) + "\n"
         yield from verbose_lines
         out = []
-    ranked = summary.ranked()
-    if ranked:
-        shown = len(ranked) + summary.missing_left_out
+    if attention.count or attention.left_out:
+        shown = attention.count + attention.left_out
         out += ["", f"needs attention ({shown}), most dangerous first:"]
         yield "\n".join(out) + "\n"
         out = []
-        for record in ranked:  # a line at a time: a neglected tree has many
-            yield record_line(record, cwd, color) + "\n"
-        if summary.missing_left_out:
-            more = counted(summary.missing_left_out, "more missing cache")
+        yield from attention
+        if attention.left_out:
+            more = counted(attention.left_out, "more missing cache")
             yield f"  ... and {more} (--verbose lists them all)\n"
     if tracked:
         out += ["", f"bytecode tracked by git ({len(tracked)}): .gitignore does not untrack it"]
         out += [f"  {show_path(p, cwd)}" for p in tracked]
         out.append("  fix: " + untrack_command(tracked, cwd))
-    if not ranked and not tracked:
+    if not attention.count and not tracked:
         out += ["", paint("nothing needs attention", "green", color)]
     if out:
         yield "\n".join(out) + "\n"
@@ -154,7 +154,7 @@ class LineSpool:
     lists every record after the totals must not hold them all in memory meanwhile."""
 
     def __init__(self) -> None:
-        import tempfile  # only for --verbose: off the start-up path of every other run
+        import tempfile  # only once a line must wait: off the start-up path of a clean tree
 
         self._file: IO[str]
         try:
@@ -172,6 +172,69 @@ class LineSpool:
             self._file.seek(0)
             while block := self._file.read(io.DEFAULT_BUFFER_SIZE):
                 yield block
+
+
+class Attention:
+    """The lines of the records that need a look, most dangerous first: stale but loaded,
+    sourceless, ghosts, then by status (``_RANK``), each rank in the order of the walk.
+
+    Each rank's lines wait in a temporary file of its own (a ``LineSpool``) until the report
+    lists them: a neglected tree has as many as it has caches, and memory must not grow with it.
+    ``missing_cap``: list at most this many ``missing`` records (a tree without caches has one
+    per source); ``left_out`` counts the rest.
+    """
+
+    def __init__(self, cwd: str, color: bool, *, missing_cap: int | None = None) -> None:
+        self.cwd, self.color = cwd, color
+        self.count = 0  # lines kept
+        self.left_out = 0  # missing records beyond the cap
+        self._missing_cap = missing_cap
+        self._ranks: dict[tuple[bool, bool, int], LineSpool] = {}
+
+    def add(self, record: Record) -> None:
+        """Keep ``record``'s line if it needs attention, is dangerous or could not be read."""
+        status = record.status
+        if status is Status.FRESH or not (
+            record.needs_attention or record.dangerous or status is Status.UNREADABLE
+        ):
+            return
+        if status is Status.MISSING and self._missing_cap is not None:
+            if self._missing_cap <= 0:
+                self.left_out += 1
+                return
+            self._missing_cap -= 1
+        loaded_stale = status is Status.STALE and bool(record.loads)
+        rank = (not record.dangerous, not loaded_stale, _RANK[status])
+        spool = self._ranks.get(rank)
+        if spool is None:
+            spool = self._ranks[rank] = LineSpool()
+        spool.add(record_line(record, self.cwd, self.color))
+        self.count += 1
+
+    def __iter__(self) -> Iterator[str]:
+        """The lines, newline-terminated, in blocks; once."""
+        for rank in sorted(self._ranks):
+            yield from self._ranks.pop(rank)
+
+
+_RANK = {
+    status: i
+    for i, status in enumerate(
+        [
+            Status.STALE,
+            Status.SOURCELESS,
+            Status.GHOST,
+            Status.SYMLINK,
+            Status.CORRUPT,
+            Status.ORPHAN,
+            Status.SHADOWED,
+            Status.LEGACY,
+            Status.MISSING,
+            Status.UNREADABLE,
+            Status.UNKNOWN,
+        ]
+    )
+}
 
 
 _encode = json.encoder.encode_basestring_ascii  # what json.dumps uses for str by default

@@ -13,23 +13,17 @@ from pycache_tool.scanning.records import Record, Status
 class Summary:
     """Counts and bytes of cache files by status and by interpreter; directories (ghosts,
     directories that cannot be listed) and missing caches are counted apart, as what they
-    are. Keeps only the records that need a look.
+    are; and how many records need attention.
 
-    ``keep_attention=False`` keeps none, only their count (``attention_count``): for a report
-    that does not list them, since on a neglected tree they grow with the tree.
+    Records are counted, never kept: a neglected tree has as many that need attention as it
+    has caches (the text report parks their lines in temporary files: ``reports.audit``).
     """
 
-    def __init__(self, *, keep_attention: bool = True, missing_cap: int | None = None) -> None:
+    def __init__(self) -> None:
         # (status, tag, python, target) -> [files, bytes]: one dict update per record.
         self._groups: dict[tuple[Status, str | None, str | None, bool], list[int]] = {}
         self._totals: _Totals | None = None
-        self._keep = keep_attention
-        # ``missing_cap``: keep at most this many ``missing`` records (a tree without caches
-        # has one per source); ``missing_left_out`` counts the rest.
-        self._missing_cap = missing_cap
-        self.missing_left_out = 0
-        self.attention: list[Record] = []
-        self.attention_count = 0  # records that need attention, kept or not
+        self.attention_count = 0  # records that need attention
         self.deep: Counter[str] = Counter()  # the deep check's verdicts: "ok", "damaged", ...
         self.directories: Counter[Status] = Counter()  # directory records by status
         self.missing = 0  # caches a target lacks (no file: no record of a cache file)
@@ -50,17 +44,8 @@ class Summary:
             self._totals = None
         if record.deep is not None:
             self.deep[record.deep] += 1
-        if status is Status.FRESH:
-            return
-        needs = record.needs_attention
-        self.attention_count += needs
-        if self._keep and (needs or record.dangerous or status is Status.UNREADABLE):
-            if status is Status.MISSING and self._missing_cap is not None:
-                if self._missing_cap <= 0:
-                    self.missing_left_out += 1
-                    return
-                self._missing_cap -= 1
-            self.attention.append(record)
+        if status is not Status.FRESH:
+            self.attention_count += record.needs_attention
 
     def _total(self) -> _Totals:
         if self._totals is None:
@@ -111,35 +96,6 @@ class Summary:
 
     def needs_attention(self) -> bool:
         return self.attention_count > 0
-
-    def ranked(self) -> list[Record]:
-        """The attention list, most dangerous first, then by status and path."""
-        order = {status: i for i, status in enumerate(_RANK)}
-        return sorted(
-            self.attention,
-            key=lambda r: (
-                not r.dangerous,
-                not (r.status is Status.STALE and r.loads),
-                order[r.status],
-                r.path,
-            ),
-        )
-
-
-_RANK = [
-    Status.STALE,
-    Status.SOURCELESS,
-    Status.GHOST,
-    Status.SYMLINK,
-    Status.CORRUPT,
-    Status.ORPHAN,
-    Status.SHADOWED,
-    Status.LEGACY,
-    Status.MISSING,
-    Status.UNREADABLE,
-    Status.FRESH,
-    Status.UNKNOWN,
-]
 
 
 class _Totals(NamedTuple):

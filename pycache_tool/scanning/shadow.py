@@ -12,8 +12,8 @@ shadows nothing.
 
 The walk's listing tells what is beside each source, so a directory costs no system call
 unless it holds a directory (or a symlink, or another entry that is no regular file) named
-like a module, or an extension file; only
-then are ``foo/__init__*`` looked up, once each, as import looks them up (following links).
+like a module, or an extension file; only then are ``foo/__init__*`` looked up, once each, as
+import looks them up (following links).
 """
 
 from __future__ import annotations

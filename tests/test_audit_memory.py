@@ -192,3 +192,44 @@ def test_verbose_lists_every_record_between_totals_and_attention(
     # Without a usable temporary directory the listing is kept in memory instead.
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "gone"))
     assert cli(capsys, "audit", "--verbose") == (0, verbose, "")
+
+
+def _hash_pyc(magic: int) -> bytes:
+    """A checked-hash pyc whose stored hash matches no source here."""
+    return struct.pack("<HHI", magic, 0x0A0D, 3) + bytes(8) + b"\xe3" + bytes(16)
+
+
+def test_a_huge_source_is_never_read_whole(tmp_path: Path) -> None:
+    """SipHash needs a whole source: audit reads one up to a bound (the running
+    interpreter's own hash, then the pure-Python one of the other family) and no further, so
+    a 1 GiB (sparse) source costs nothing; one at the bound is still judged."""
+    from pycache_tool import scan
+    from pycache_tool.bytecode import interpreters
+    from pycache_tool.scanning.classify import HASHED_AT_MOST
+
+    own = interpreters.current()
+    other = interpreters.from_tag("cpython-39" if sys.version_info >= (3, 11) else "cpython-312")
+    package = tmp_path / "pkg"
+    (package / "__pycache__").mkdir(parents=True)
+    sizes = {
+        "huge": (own, 2**30),
+        "edge": (own, HASHED_AT_MOST[True]),
+        "other_huge": (other, HASHED_AT_MOST[False] + 1),
+        "other_edge": (other, HASHED_AT_MOST[False]),
+    }
+    for stem, (target, length) in sizes.items():
+        with open(package / f"{stem}.py", "wb") as f:
+            f.truncate(length)  # sparse: no disk, no time
+        (package / "__pycache__" / f"{stem}.{target.tag}.pyc").write_bytes(_hash_pyc(target.magic))
+    records = {os.path.basename(r.path).split(".")[0]: r for r in scan([str(package)])}
+    for stem in ("huge", "other_huge"):
+        assert (records[stem].status.value, records[stem].loads) == ("unknown", None)
+        assert "larger than the" in records[stem].reason, records[stem]
+        assert "hash is not checked" in records[stem].reason
+    for stem in ("edge", "other_edge"):
+        assert records[stem].status.value == "stale", records[stem]
+        assert records[stem].reason.startswith("source hash differs"), records[stem]
+    (package / "edge.py").unlink()
+    (package / "other_edge.py").unlink()
+    traced_peak("--format", "json", str(package))  # warm
+    assert traced_peak("--format", "json", str(package)) < 8 * 2**20

@@ -15,6 +15,7 @@ from pycache_tool.bytecode.interpreters import (
     CheckHashMode,
     Interpreter,
     final_magics,
+    native_hash,
     python_label,
     source_hash,
     version_key,
@@ -330,11 +331,13 @@ def _check_source(
 ) -> Record:
     """Fresh or stale: the header checked against the source as import checks it under
     ``mode`` (its --check-hash-based-pycs); ``classified`` makes the record. A source that
-    cannot be read gives what import then does."""
+    cannot be read gives what import then does; one too large to hash, ``unknown``."""
     try:
         fresh, why = _is_fresh(header, info, source, st)
     except OSError as exc:  # a hash pyc whose source cannot be read
         return _source_unreadable(header, exc, mode, classified)
+    if fresh is None:
+        return classified(Status.UNKNOWN, None, why)
     if fresh:
         return classified(Status.FRESH, True, _FRESH_REASONS[header.size, header.flags])
     if header.flags == 1 and mode != "always":
@@ -397,11 +400,19 @@ def _unopenable(path: str) -> OSError | None:
         return exc
 
 
-def _is_fresh(header: Header, info: MagicInfo, source: str, st: os.stat_result) -> tuple[bool, str]:
-    """(fresh, why not). OSError: a hash pyc's source cannot be read."""
+def _is_fresh(
+    header: Header, info: MagicInfo, source: str, st: os.stat_result
+) -> tuple[bool | None, str]:
+    """(fresh, why not); fresh is None when it cannot be told (a source too large to hash).
+    OSError: a hash pyc's source cannot be read."""
     if header.source_hash is not None:
-        with open(source, "rb") as f:
-            data = f.read()
+        limit = HASHED_AT_MOST[native_hash(info.implementation, info.version)]
+        data, seen = _read_source(source, limit)
+        if data is None:
+            return None, (
+                f"the source is larger than the {limit // 2**20} MiB audit hashes"
+                f" ({seen / 2**20:.1f} MiB): its hash is not checked"
+            )
         expected = source_hash(info.implementation, info.version, header.magic, data)
         return (expected == header.source_hash, "source hash differs")
     mtime = int(st.st_mtime)
@@ -420,6 +431,29 @@ def _is_fresh(header: Header, info: MagicInfo, source: str, st: os.stat_result) 
     if header.source_size is not None and header.source_size != st.st_size & _MASK32:
         return False, "source size differs"
     return True, ""
+
+
+# SipHash needs the whole message, so the source of a hash-based pyc is read whole, as
+# import reads it: up to these sizes, which bound the memory (and time) one file can cost.
+# The running interpreter's own SipHash (C) hashes 64 MiB in a tenth of a second; the
+# pure-Python one, for the other family, takes about 2 seconds for 4 MiB. Larger: unknown.
+HASHED_AT_MOST = {True: 64 * 2**20, False: 4 * 2**20}
+_SOURCE_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+
+
+def _read_source(path: str, limit: int) -> tuple[bytes | None, int]:
+    """The bytes of a source (following a symlink, as import does) and its size; None for the
+    bytes when it holds more than ``limit`` (never read past that, even when it grows
+    meanwhile). OSError: it cannot be read. Opened non-blocking: a source swapped for a FIFO
+    cannot hang the scan."""
+    with open(os.open(path, _SOURCE_FLAGS), "rb") as f:
+        st = os.fstat(f.fileno())
+        if not stat.S_ISREG(st.st_mode):
+            raise OSError(f"not a regular file: {path}")
+        data = f.read(limit + 1) if st.st_size <= limit else None
+    if data is None or len(data) > limit:
+        return None, max(st.st_size, len(data or b""))
+    return data, len(data)
 
 
 # Why a fresh cache is accepted, by (header size, flags); for timestamp pycs, also what that

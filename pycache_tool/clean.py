@@ -237,9 +237,11 @@ def plan(
         if stays is not None and kept is not None:
             kept.append(Kept(record.path, status.value, stays))
     # Ghosts are reported after their contents, so the caches inside them are picked at the end.
-    ghost_prefixes = tuple(g.rstrip(os.sep) + os.sep for g in ghosts)
+    # By looking up each candidate's directories, not by comparing it with every ghost: both
+    # grow with the tree.
+    ghost_set = frozenset(ghosts)
     for record in candidates:
-        if record.path.startswith(ghost_prefixes):
+        if _inside_any(record.path, ghost_set):
             files.append((record, "ghosts", "--ghosts: it lies in a ghost directory"))
         elif kept is not None:
             kept.append(Kept(record.path, record.status.value, _not_asked(asked)))
@@ -248,10 +250,13 @@ def plan(
         Removal(r.path, "file", r.status.value, r.size, r.stamp, why, category)
         for r, category, why in files
     ]
-    planned = {r.path for r, _, _ in files}
-    directories = _emptied_pycache_dirs(planned)
+    gone = {r.path for r, _, _ in files}
+    directories = _emptied_pycache_dirs(gone)
+    gone.update(directories)
     for ghost in ghosts:
-        directories.update(_emptied_ghost_dirs(ghost, planned | set(directories)))
+        emptied = _emptied_ghost_dirs(ghost, gone)
+        directories.update(emptied)
+        gone.update(emptied)
     deepest_first = sorted(directories, key=lambda d: (-d.count(os.sep), d))
     removals += [
         Removal(
@@ -318,6 +323,16 @@ def _foreign(record: Record, pythons: frozenset[str] | None) -> bool:
     if record.tag is not None or pythons is None:
         return not record.target
     return record.python is not None and record.python not in pythons
+
+
+def _inside_any(path: str, directories: frozenset[str]) -> bool:
+    """Does one of ``directories`` hold ``path``, at any depth?"""
+    parent, path = os.path.dirname(path), path
+    while parent != path:
+        if parent in directories:
+            return True
+        parent, path = os.path.dirname(parent), parent
+    return False
 
 
 def _vcs_dir(path: str) -> str | None:
@@ -444,8 +459,9 @@ def carry_out(the_plan: Plan, area: Area, *, dry_run: bool, into: Outcome | None
             except FileNotFoundError:
                 skipped.append(Skip(removal.path, _GONE))
             except OSError as exc:
-                if exc.errno in (errno.ENOTEMPTY, errno.EEXIST):
-                    skipped.append(Skip(removal.path, "not empty any more"))
+                swapped = _SWAPPED.get((removal.kind, exc.errno or 0))
+                if swapped is not None:  # changed after the check: as if the check had seen it
+                    skipped.append(Skip(removal.path, swapped))
                 else:
                     failed.append(Skip(removal.path, describe(exc)))
                 keep(removal.path)
@@ -458,6 +474,16 @@ def carry_out(the_plan: Plan, area: Area, *, dry_run: bool, into: Outcome | None
 
 
 _GONE = "already gone"
+_NOT_A_DIRECTORY = "not a directory any more"
+_NOT_A_FILE = "not a regular file any more"
+# What a removal meets when the entry changed between its check and the removal: skipped, for
+# the reason the check would have given, never failed.
+_SWAPPED = {
+    ("directory", errno.ENOTEMPTY): "not empty any more",
+    ("directory", errno.EEXIST): "not empty any more",
+    ("directory", errno.ENOTDIR): _NOT_A_DIRECTORY,  # swapped for a symlink or a file
+    ("file", errno.EISDIR): _NOT_A_FILE,  # swapped for a directory
+}
 
 
 def _changed(removal: Removal, name: str, dir_fd: int | None) -> str | None:
@@ -468,9 +494,9 @@ def _changed(removal: Removal, name: str, dir_fd: int | None) -> str | None:
     except OSError as exc:
         return describe(exc)
     if removal.kind == "directory":
-        return None if stat.S_ISDIR(st.st_mode) else "not a directory any more"
+        return None if stat.S_ISDIR(st.st_mode) else _NOT_A_DIRECTORY
     if not stat.S_ISREG(st.st_mode):
-        return "not a regular file any more"
+        return _NOT_A_FILE
     if (st.st_ino, st.st_size, st.st_mtime_ns) != removal.stamp:
         return "changed since the scan"
     return None

@@ -368,6 +368,45 @@ def test_directory_swapped_for_a_symlink_between_plan_and_delete(
     assert {s.path for s in outcome.skipped} == {str(pyc), str(pyc.parent)}
 
 
+@pytest.mark.parametrize("kind", ["directory", "file"])
+def test_swapped_after_the_check_is_skipped_like_before_it(
+    tmp_path: Path, kind: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The last race: an entry swapped between its check and the removal itself (a
+    __pycache__ for a symlink, a pyc for a directory). The removal meets it (rmdir: "Not a
+    directory", unlink: "Is a directory") and the run skips it for the reason the check would
+    have given, exit 0, as for the same swap before the check: one rule for both."""
+    root = tmp_path / "proj"
+    pyc = orphan(root / "pkg", "m")
+    target = pyc.parent if kind == "directory" else pyc
+    elsewhere = tmp_path / "elsewhere"
+    real = {"directory": os.rmdir, "file": os.unlink}[kind]
+
+    def swap_then_remove(path: Any, *args: Any, **kwargs: Any) -> None:
+        if is_path(path, kwargs, target):
+            if kind == "directory":
+                shutil.move(str(target), str(elsewhere))
+                target.symlink_to(elsewhere, target_is_directory=True)
+            else:
+                real(target)
+                target.mkdir()
+        real(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "rmdir" if kind == "directory" else "unlink", swap_then_remove)
+    code, doc = clean_json(capsys, str(root))
+    reason = {"directory": "not a directory any more", "file": "not a regular file any more"}
+    assert (code, doc["failed"]) == (0, [])
+    assert {"path": str(target), "reason": reason[kind]} in doc["skipped"]
+    if kind == "directory":
+        assert target.is_symlink() and (elsewhere / pyc.name).exists() is False
+        assert [r["path"] for r in doc["removed"]] == [str(pyc)]
+    else:  # the file is skipped, so its __pycache__ stays: it still holds something
+        assert target.is_dir() and doc["removed"] == []
+        assert {"path": str(pyc.parent), "reason": "still holds what was not removed"} in doc[
+            "skipped"
+        ]
+
+
 def test_permission_error_on_one_file_is_reported_and_the_run_goes_on(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

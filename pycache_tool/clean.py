@@ -42,10 +42,11 @@ class Removal(NamedTuple):
     path: str
     kind: Literal["file", "directory"]
     status: str  # the record's status; "ghost" or "__pycache__" for directories
-    size: int
+    size: int  # files: the apparent size the scan saw; directories: 0
     stamp: tuple[int, int, int] | None = None  # files: identity at scan time
     reason: str = ""  # why it is removed: the category that takes it, and what makes it one
     category: str | None = None  # the category that takes it; None: no category was named
+    freed: int = 0  # what the removal frees on disk: the blocks allocated (see ``_freed``)
 
 
 class Skip(NamedTuple):
@@ -82,7 +83,13 @@ class Outcome(NamedTuple):
 
     @property
     def bytes(self) -> int:
+        """The apparent size of the files removed."""
         return sum(r.size for r in self.removed)
+
+    @property
+    def freed(self) -> int:
+        """The disk space the removals free: blocks allocated, not apparent sizes."""
+        return sum(r.freed for r in self.removed)
 
 
 class Area:
@@ -441,13 +448,15 @@ def carry_out(the_plan: Plan, area: Area, *, dry_run: bool, into: Outcome | None
             else:
                 problem = area.why_not(removal.path)
             name = os.path.basename(removal.path) if fd is not None else removal.path
+            freed = 0
             if problem is None:
-                problem = _changed(removal, name, fd)
+                problem, freed = _changed(removal, name, fd)
             if problem is not None:
                 skipped.append(Skip(removal.path, problem))
                 if problem != _GONE:
                     keep(removal.path)
                 continue
+            removal = removal._replace(freed=freed)
             if dry_run:
                 removed.append(removal)
                 continue
@@ -486,17 +495,26 @@ _SWAPPED = {
 }
 
 
-def _changed(removal: Removal, name: str, dir_fd: int | None) -> str | None:
+def _changed(removal: Removal, name: str, dir_fd: int | None) -> tuple[str | None, int]:
+    """Why the entry is not what the plan removes (None: it is), and what removing it frees."""
     try:
         st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
     except FileNotFoundError:
-        return _GONE
+        return _GONE, 0
     except OSError as exc:
-        return describe(exc)
+        return describe(exc), 0
     if removal.kind == "directory":
-        return None if stat.S_ISDIR(st.st_mode) else _NOT_A_DIRECTORY
+        return (None if stat.S_ISDIR(st.st_mode) else _NOT_A_DIRECTORY), _freed(st)
     if not stat.S_ISREG(st.st_mode):
-        return _NOT_A_FILE
+        return _NOT_A_FILE, 0
     if (st.st_ino, st.st_size, st.st_mtime_ns) != removal.stamp:
-        return "changed since the scan"
-    return None
+        return "changed since the scan", 0
+    # Another hard link keeps the data: removing this name frees nothing.
+    return None, _freed(st) if st.st_nlink <= 1 else 0
+
+
+def _freed(st: os.stat_result) -> int:
+    """The space a removal gives back: the blocks allocated (a sparse file holds fewer than its
+    size says; a small one a whole block), where the system counts them."""
+    blocks = getattr(st, "st_blocks", None)
+    return st.st_size if blocks is None else blocks * 512

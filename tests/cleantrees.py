@@ -129,6 +129,11 @@ def mixed_tree(root: Path) -> dict[str, Path]:
     return p
 
 
+def allocated(paths: Iterable[PathLike]) -> int:
+    """The disk space the files and directories at ``paths`` take: their blocks, not sizes."""
+    return sum(os.lstat(path).st_blocks * 512 for path in paths)
+
+
 def size_in(snap: Snapshot, path: PathLike) -> int:
     """The size of a regular file as the snapshot saw it."""
     kind, data = snap[key(path)]

@@ -46,7 +46,7 @@ def clean_text(
     freed = "would be freed" if dry_run else "freed"
     totals = (
         f"{counted(outcome.files, 'file')} and"
-        f" {counted(outcome.directories, 'directory', 'directories')}, {size(outcome.bytes)} {freed}"
+        f" {counted(outcome.directories, 'directory', 'directories')}, {size(outcome.freed)} {freed}"
         + (f"; {len(outcome.failed)} failed" if outcome.failed else "")
     )
     if interrupted:
@@ -111,6 +111,7 @@ def clean_json(
                 "status": r.status,
                 "category": r.category,
                 "size": r.size,
+                "freed": r.freed,
                 "reason": r.reason,
             }
             for r in outcome.removed
@@ -127,6 +128,7 @@ def clean_json(
             "files": outcome.files,
             "directories": outcome.directories,
             "bytes": outcome.bytes,
+            "freed": outcome.freed,
         },
     }
     return json.dumps(doc, indent=1) + "\n"

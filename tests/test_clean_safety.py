@@ -4,7 +4,9 @@ other path is byte-for-byte what it was (type, bytes, mode, link target)."""
 from __future__ import annotations
 
 import errno
+import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -220,6 +222,57 @@ def test_symlinked_pycache_is_reported_and_never_cleaned_through(
         code, cleaned = clean_json(capsys, *flags, str(root))
         assert (code, cleaned["removed"], cleaned["failed"]) == (0, [], [])
     assert_removed(before, snapshot(tmp_path), set())
+
+
+def test_one_file_system_enters_no_other_device(tmp_path: Path) -> None:
+    """By default clean crosses into a file system mounted below a PATH, as rm -r does; with
+    --one-file-system it enters no directory on another device than the PATH, a mounted
+    __pycache__ included, as find -xdev. Mounts need root: a private mount namespace
+    (unshare -m) keeps them to the test, which is skipped where that is not permitted."""
+    unshare = shutil.which("unshare")
+    if unshare is None or subprocess.run([unshare, "-m", "true"], capture_output=True).returncode:
+        pytest.skip("no private mount namespace here (unshare -m needs root)")
+    root = tmp_path / "proj"
+    here = orphan(root / "pkg", "here")
+    mounted = root / "pkg" / "mnt"  # a tmpfs is mounted here, and on cached/__pycache__
+    mounted.mkdir()
+    write(root / "cached" / "keep.py", "K = 1\n")
+    (root / "cached" / "__pycache__").mkdir()
+    template = orphan(tmp_path / "template", "far")
+    tool = f"{shlex.quote(sys.executable)} -m pycache_tool clean --format json"
+    q = {name: shlex.quote(str(path)) for name, path in {
+        "mnt": mounted, "pyc": root / "cached" / "__pycache__", "root": root,
+        "template": template, "out": tmp_path,
+    }.items()}  # fmt: skip
+    script = f"""
+        mount -t tmpfs none {q["mnt"]} && mount -t tmpfs none {q["pyc"]} || exit 77
+        mkdir {q["mnt"]}/__pycache__ && cp {q["template"]} {q["mnt"]}/__pycache__/
+        cp {q["template"]} {q["pyc"]}/
+        {tool} --one-file-system {q["root"]} > {q["out"]}/one.json
+        ls {q["mnt"]}/__pycache__ {q["pyc"]} > {q["out"]}/left.txt
+        umount {q["pyc"]}
+        {tool} {q["root"]} > {q["out"]}/all.json
+        ls -A {q["mnt"]} > {q["out"]}/after.txt
+    """
+    done = subprocess.run(
+        [unshare, "-m", "--propagation", "private", "sh", "-ec", script],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    if done.returncode == 77:
+        pytest.skip(f"mount -t tmpfs is not permitted here: {done.stderr.strip()}")
+    assert done.returncode == 0, done.stderr
+    one = json.loads((tmp_path / "one.json").read_text(encoding="utf-8"))
+    assert [r["path"] for r in one["removed"]] == [str(here), str(here.parent)]
+    assert (tmp_path / "left.txt").read_text(encoding="utf-8").count(template.name) == 2
+    everything = json.loads((tmp_path / "all.json").read_text(encoding="utf-8"))
+    assert [r["path"] for r in everything["removed"]] == [
+        str(mounted / "__pycache__" / template.name),
+        str(mounted / "__pycache__"),
+    ]
+    assert (tmp_path / "after.txt").read_text(encoding="utf-8") == ""
+    assert [p.name for p in (root / "cached" / "__pycache__").iterdir()] == []  # under the mount
 
 
 def test_git_branch_named_like_a_pyc_survives(

@@ -98,6 +98,14 @@ def clean(
             "--dry-run", "-n", help="Print the plan a real run would carry out; remove nothing."
         ),
     ] = False,
+    one_file_system: Annotated[
+        bool,
+        typer.Option(
+            "--one-file-system",
+            help="Enter no directory on another file system than its PATH (mount points),"
+            " as find -xdev; by default clean, like rm -r, crosses into them.",
+        ),
+    ] = False,
     output: FormatOpt = OutputFormat.text,
     quiet: QuietOpt = False,
     verbose: Annotated[
@@ -121,7 +129,9 @@ def clean(
         "ghosts": ghosts,
         "sourceless": sourceless,
     }
-    scan = make_scan(paths, python, tag, exclude, no_ignore, pycache_prefix)
+    scan = make_scan(
+        paths, python, tag, exclude, no_ignore, pycache_prefix, one_file_system=one_file_system
+    )
     area = Area(scan.roots, scan.pycache_prefix)
     chosen = [name for name, on in flags.items() if on]
     the_plan = plan(scan, chosen, area, targets=scan.targets, keep_reasons=verbose)

@@ -180,6 +180,7 @@ def make_scan(
     *,
     require_fresh: bool = False,
     deep: bool = False,
+    one_file_system: bool = False,
 ) -> "Scan":
     """A Scan from the options every command shares, with [tool.pycache-tool] as defaults.
 
@@ -207,6 +208,7 @@ def make_scan(
         require_fresh=require_fresh,
         deep=deep,
         check_excludes=exclude or (),
+        one_file_system=one_file_system,
         **options,
     )
 

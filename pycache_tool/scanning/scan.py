@@ -75,6 +75,7 @@ class Scan:
         deep: bool = False,
         check_excludes: Sequence[str] = (),
         max_depth: int | None = None,
+        one_file_system: bool = False,
     ) -> None:
         """``levels``: the optimization levels each target needs a cache for (default: its own
         -O level). ``invalidation``: a cache counts as fresh coverage only when written in
@@ -92,6 +93,8 @@ class Scan:
         out of the walk, and ``excluded`` counts those ``exclude`` kept out.
         ``max_depth``: walk no directory more than this many levels below a root (0: the
         roots' own files; None: no limit), as compileall's ``-r``.
+        ``one_file_system``: enter no directory on another device than its PATH (or the
+        prefix tree's mirror), as ``find -xdev``.
         """
         self.roots = _roots(paths)
         self.targets = list(targets) if targets else [interpreters.current()]
@@ -116,6 +119,7 @@ class Scan:
         self._tally = self._new_tally()
         self.deep = deep
         self.max_depth = max_depth
+        self.one_file_system = one_file_system
         self.unchecked: dict[str, str] = {}
         self._rules = ShadowRules(self.targets)
         self._deep: DeepCheck | None = None
@@ -171,6 +175,7 @@ class Scan:
                 use_ignore_files=self.use_ignore_files,
                 skip=skip,
                 max_depth=self.max_depth,
+                one_file_system=self.one_file_system,
             )
             for event in events:
                 if isinstance(event, Listing):
@@ -220,7 +225,13 @@ class Scan:
         if not os.path.isdir(mirror) or os.path.islink(mirror):
             return
         rules = root_rules(mirror, None, False)
-        for event in walk(mirror, rules, use_ignore_files=False, max_depth=self.max_depth):
+        for event in walk(
+            mirror,
+            rules,
+            use_ignore_files=False,
+            max_depth=self.max_depth,
+            one_file_system=self.one_file_system,
+        ):
             if isinstance(event, Unlistable) and not _gone(event.error):
                 yield _unlistable(event)
             if not isinstance(event, Listing):

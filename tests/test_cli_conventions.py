@@ -198,6 +198,29 @@ def test_numbers_out_of_range_are_usage_errors(
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("command", ["audit", "clean", "compile"])
+@pytest.mark.parametrize("paths", [[""], [".", ""]], ids=["empty", "dot and empty"])
+def test_an_empty_path_is_a_usage_error(
+    command: str,
+    paths: list[str],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``pycache-tool clean "$DIR"`` with DIR unset: not the working directory, a usage error."""
+    source = write(tmp_path / "gone.py", "G = 1\n")
+    cache = compile_here(source)
+    source.unlink()
+    monkeypatch.chdir(tmp_path)
+    code, out, err = cli(capsys, command, *paths)
+    assert (code, out) == (2, "")
+    assert (
+        err
+        == "pycache-tool: error: an empty PATH (an unset variable?): name a directory, or none for .\n"
+    )
+    assert cache.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["__pycache__"]
+
+
 def test_bare_command_prints_the_help_as_help() -> None:
     done = run_tool()
     assert (done.returncode, done.stderr) == (0, "")

@@ -20,6 +20,7 @@ from pycache_tool.cli.options import (
     TagOpt,
     check_loudness,
     make_scan,
+    no_empty_path,
     warn_unmatched,
 )
 from pycache_tool.errors import ExitCode
@@ -40,6 +41,7 @@ def audit(
             help="Directories to scan (default: .), and wheels, sdists or zips to read"
             " (.whl, .tar.gz, .tgz, .zip, .pyz, .egg).",
             show_default=False,
+            callback=no_empty_path,
         ),
     ] = None,
     python: PythonOpt = None,

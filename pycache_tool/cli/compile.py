@@ -19,6 +19,7 @@ from pycache_tool.cli.options import (
     at_least,
     check_loudness,
     more_than,
+    no_empty_path,
     settings,
     show_progress,
     targets,
@@ -47,6 +48,7 @@ CompilePathsArg = Annotated[
         help="Directories and .py files to compile (default: ., unless --site-packages,"
         " --stdlib or --from-file).",
         show_default=False,
+        callback=no_empty_path,
     ),
 ]
 CompilePythonOpt = Annotated[

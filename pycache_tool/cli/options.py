@@ -30,9 +30,24 @@ class OutputFormat(str, enum.Enum):
     json = "json"
 
 
+def no_empty_path(paths: Optional[list[str]]) -> Optional[list[str]]:
+    """The PATHS argument's check: an empty PATH ("$DIR" with DIR unset) would mean "." to
+    every function that takes a path, and clean would clean the working directory."""
+    if paths and not all(paths):
+        raise UsageError(EMPTY_PATH)
+    return paths
+
+
+EMPTY_PATH = "an empty PATH (an unset variable?): name a directory, or none for ."
+
 PathsArg = Annotated[
     Optional[list[str]],
-    typer.Argument(metavar="PATHS", help="Directories to scan (default: .).", show_default=False),
+    typer.Argument(
+        metavar="PATHS",
+        help="Directories to scan (default: .).",
+        show_default=False,
+        callback=no_empty_path,
+    ),
 ]
 PythonOpt = Annotated[
     Optional[list[str]],

@@ -375,6 +375,8 @@ def _roots(paths: Iterable[str | os.PathLike[str]]) -> list[str]:
     followed, as ``find``, ``fd`` and ``rg`` do; the walk below it follows none."""
     roots: list[str] = []
     for raw in paths:
+        if not os.fspath(raw):  # abspath("") is the working directory: never by accident
+            raise UsageError("an empty PATH (an unset variable?): name a directory")
         path = os.path.abspath(os.fspath(raw))
         if not os.path.exists(path):
             dangling = " (a symlink to nothing)" if os.path.islink(path) else ""

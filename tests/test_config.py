@@ -116,6 +116,68 @@ def test_tag_and_python_from_pyproject(tmp_path: Path, capsys: pytest.CaptureFix
     assert [r["target"] for r in doc["records"]] == [True]
 
 
+def evil_script(path: Path) -> Path:
+    """An "interpreter" a checkout could ship: it leaves a mark, then runs the real one."""
+    write(path, f'#!/bin/sh\ntouch "$(dirname "$0")/RAN"\nexec {sys.executable} "$@"\n')
+    path.chmod(0o755)
+    return path
+
+
+@pytest.mark.parametrize(
+    "named",
+    ["./evil.sh", "tools/evil.sh", "evil.sh", "{project}/tools/evil.sh", "{repo}/evil.sh"],
+)
+@pytest.mark.parametrize("command", ["audit", "clean", "compile", "doctor"])
+def test_a_checkout_never_runs_its_own_programs(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    named: str,
+    command: str,
+) -> None:
+    """`[tool.pycache-tool] python` naming a program of the checkout (a relative path, a path
+    into the project or its repository, a name that only "." on PATH finds) is refused, one
+    line, exit 2, and nothing runs; the same program given with --python runs."""
+    repo = tmp_path / "repo"
+    (repo / ".git").mkdir(parents=True)
+    project = repo / "project"  # its own pyproject, inside the repository's work tree
+    for script in (project / "evil.sh", project / "tools" / "evil.sh", repo / "evil.sh"):
+        evil_script(script)
+    entry = named.format(project=project, repo=repo)
+    pyproject(project, f"[tool.pycache-tool]\npython = [{json.dumps(entry)}]\n")
+    monkeypatch.chdir(project)
+    monkeypatch.setenv("PATH", os.pathsep.join([".", "tools", os.environ.get("PATH", "")]))
+    code = main([command] + (["."] if command != "doctor" else []))
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert err.startswith(f"pycache-tool: error: {project / 'pyproject.toml'}: ")
+    assert f"python {entry!r}" in err and "--python" in err and len(err.splitlines()) == 1
+    assert not any(p.name == "RAN" for p in repo.rglob("*"))
+    # Named on the command line it runs: the user chose it.
+    assert main(["audit", "--python", "./evil.sh", "."]) == 0, capsys.readouterr().err
+    assert (project / "RAN").exists()
+
+
+def test_configured_interpreters_outside_the_checkout_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An absolute path outside the checkout (~ expanded), or a bare name found on PATH."""
+    tools = tmp_path / "home" / "bin"
+    evil_script(tools / "mypython")
+    project = tmp_path / "project"
+    make_pyc(project / "m.py")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("PATH", os.pathsep.join([str(tools), os.environ.get("PATH", "")]))
+    for entry in ["mypython", "~/bin/mypython", str(tools / "mypython")]:
+        (tools / "RAN").unlink(missing_ok=True)
+        pyproject(project, f"[tool.pycache-tool]\npython = [{json.dumps(entry)}]\n")
+        code, doc = audit_json(capsys, str(project))
+        assert code == 0, entry
+        assert [t["tag"] for t in doc["targets"]] == [TAG]
+        assert [r["target"] for r in doc["records"]] == [True]
+        assert (tools / "RAN").exists()
+
+
 def test_pycache_prefix_is_relative_to_the_pyproject(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

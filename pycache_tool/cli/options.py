@@ -161,9 +161,11 @@ def settings(
     ``exclude`` patterns add up."""
     from pycache_tool import config
 
-    found, _ = config.load(start)
+    found, source = config.load(start)
     return Settings(
-        pythons=python or found.get("python", []),
+        # Interpreters named on the command line run as given; those the file names, only
+        # when they lie outside the checkout (config.trusted_interpreters).
+        pythons=python or config.trusted_interpreters(found.get("python", []), source),
         tags=tag or found.get("tag", []),
         exclude=[*found.get("exclude", []), *(exclude or [])],
         use_ignore_files=not (no_ignore or found.get("no-ignore", False)),

@@ -51,13 +51,14 @@ coverage: $(STAMP)
 
 # The concurrency, fault and hostile-tree tests, run longer than in `make test`:
 # STRESS_SECONDS of compile, clean, audit and imports at once, KILLS SIGKILLs, and EXAMPLES
-# random hostile trees.
+# random hostile trees, with BUSY processes that only burn CPU beside them all along.
 STRESS_SECONDS ?= 120
 KILLS ?= 200
 EXAMPLES ?= 2000
+BUSY ?= 2
 stress: precompile
 	PYCACHE_TOOL_STRESS_SECONDS=$(STRESS_SECONDS) PYCACHE_TOOL_KILLS=$(KILLS) \
-	PYCACHE_TOOL_STRESS_EXAMPLES=$(EXAMPLES) \
+	PYCACHE_TOOL_STRESS_EXAMPLES=$(EXAMPLES) PYCACHE_TOOL_BUSY=$(BUSY) \
 		$(BIN)/python -m pytest tests/test_reliability.py tests/test_hostile.py $(PYTEST_ARGS)
 
 BENCH_STAMP := $(VENV)/.bench-installed

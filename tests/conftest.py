@@ -69,6 +69,36 @@ def git_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return home
 
 
+# Busy neighbours: processes that only burn CPU beside the suite, so that races, timeouts and
+# waits are tried on a machine whose cores are all taken (``make stress`` starts BUSY of them).
+BUSY = int(os.environ.get("PYCACHE_TOOL_BUSY") or 0)
+_BUSY_LOOP = """\
+import os
+parent = os.getppid()
+while os.getppid() == parent:  # ends with the suite, even one that was killed
+    for _ in range(100000):
+        pass
+"""
+
+
+@pytest.fixture(scope="session", autouse=BUSY > 0)
+def busy_neighbours() -> Iterator[list[subprocess.Popen[bytes]]]:
+    """``PYCACHE_TOOL_BUSY`` processes spinning for the whole session (none by default).
+
+    Each is in a session of its own, so that the Ctrl-C the SIGINT tests send to their process
+    group never reaches them."""
+    loops = [
+        subprocess.Popen([sys.executable, "-c", _BUSY_LOOP], start_new_session=True)
+        for _ in range(BUSY)
+    ]
+    try:
+        yield loops
+    finally:
+        for loop in loops:
+            loop.kill()
+            loop.wait()
+
+
 @pytest.fixture(autouse=True)
 def clean_environment(monkeypatch: pytest.MonkeyPatch, git_home: Path) -> Iterator[None]:
     """Tests set what they test; nothing leaks in from the developer's shell."""

@@ -10,7 +10,8 @@ After each: no source changed, no other file removed, only documented exit codes
 traceback, and every cache file left is whole: its own interpreter unmarshals it.
 
 ``PYCACHE_TOOL_STRESS_SECONDS`` (default 20) bounds the concurrency test and
-``PYCACHE_TOOL_KILLS`` (default 20) counts the SIGKILLs; ``make stress`` raises both.
+``PYCACHE_TOOL_KILLS`` (default 20) counts the SIGKILLs; ``make stress`` raises both, and
+runs everything beside ``PYCACHE_TOOL_BUSY`` busy neighbours (``conftest.busy_neighbours``).
 ``PYCACHE_TOOL_SEED`` picks other kill moments (the default seed repeats the same ones).
 """
 
@@ -36,7 +37,7 @@ import pytest
 from pycache_tool import Status, scan
 
 from .cleantrees import TAG, compile_here
-from .conftest import INTERPRETERS, write
+from .conftest import BUSY, INTERPRETERS, write
 
 pytestmark = pytest.mark.reliability
 
@@ -956,3 +957,20 @@ def test_read_only_tree(tmp_path: Path, mixed_tree: Path) -> None:
     assert len(errors) == 10 + 1  # the stale ones and the one without a cache
     after = {p: p.read_bytes() for p in root.rglob("*") if p.is_file()}
     assert after == before
+
+
+@pytest.mark.skipif(not BUSY, reason="no busy neighbours asked for (make stress starts them)")
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs /proc to read CPU time")
+def test_busy_neighbours_keep_the_cores_busy(busy_neighbours: list[Any]) -> None:
+    """The stress run's premise: its busy neighbours are alive and burning CPU meanwhile."""
+
+    def cpu_ticks(pid: int) -> int:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+            fields = f.read().rpartition(")")[2].split()
+        return int(fields[11]) + int(fields[12])  # utime + stime
+
+    assert len(busy_neighbours) == BUSY
+    before = [cpu_ticks(loop.pid) for loop in busy_neighbours]
+    time.sleep(1.0)
+    assert all(loop.poll() is None for loop in busy_neighbours)
+    assert all(cpu_ticks(loop.pid) > ticks for loop, ticks in zip(busy_neighbours, before))

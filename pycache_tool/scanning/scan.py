@@ -350,6 +350,7 @@ def scan(
     deep: bool = False,
     check_excludes: Sequence[str] = (),
     max_depth: int | None = None,
+    one_file_system: bool = False,
 ) -> Scan:
     """Scan ``paths`` and return the records: an iterable ``Scan`` (see there for the
     arguments, which are the same)."""
@@ -367,6 +368,7 @@ def scan(
         deep=deep,
         check_excludes=check_excludes,
         max_depth=max_depth,
+        one_file_system=one_file_system,
     )
 
 

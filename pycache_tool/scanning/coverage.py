@@ -18,7 +18,7 @@ import bisect
 import heapq
 import os
 import stat
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Literal, NamedTuple
 
 from pycache_tool.bytecode.interpreters import Interpreter
@@ -98,17 +98,21 @@ class Tally:
         pycache_prefix tree, if there is one.
         """
         directory = listing.path
-        pycache = directory + os.sep + PYCACHE + os.sep
+        inside = directory if directory.endswith(os.sep) else directory + os.sep
+        pycache = inside + PYCACHE + os.sep
         in_the_way = "" if self.pycache_prefix else _pycache_in_the_way(listing)
         # Cache names taken by something that is no regular file: never written through.
         taken = frozenset(listing.pycache_others) if self.collect_needs else frozenset()
         # Regular files and symlinks alike (import follows a symlinked source), in name order;
         # a regular file's position in ``files``, -1 for the others.
-        for source_name, position in heapq.merge(
-            ((n, i) for i, n in enumerate(listing.files) if n.endswith(".py")),
-            ((n, -1) for n in listing.others if n.endswith(".py")),
-        ):
-            source = os.path.join(directory, source_name)
+        sources: Iterable[tuple[int, str]] = enumerate(listing.files)
+        linked = [(-1, n) for n in listing.others if n.endswith(".py")]
+        if linked:
+            sources = heapq.merge(sources, linked, key=lambda item: item[1])
+        for position, source_name in sources:
+            if not source_name.endswith(".py"):
+                continue
+            source = inside + source_name
             if listing.rules and listing.rules.ignored(source, False):
                 continue
             # A regular file counts without a stat; a need wants the size, which the
@@ -131,7 +135,7 @@ class Tally:
                     counts[0] += 1
                     if target.tag is None:  # Python 2: beside the source
                         name = stem + (".pyo" if level else ".pyc")
-                        cache = os.path.join(directory, name)
+                        cache = inside + name
                         exists, fresh, existing = seen.legacy.find(name)
                     elif self.pycache_prefix:
                         cache = os.path.join(mirror, cache_name(stem, target.tag, level))
@@ -213,9 +217,12 @@ class Marks:
 
     def find(self, name: str) -> tuple[bool, bool, Record | None]:
         """(was it classified, is it covered, its record when kept) for the cache ``name``."""
-        index = _index(self.names, name)
-        mark = self.marks[index] if index >= 0 else 0
-        record = self.records[index] if self.records is not None and index >= 0 else None
+        names = self.names
+        index = _bisect(names, name)
+        if index == len(names) or names[index] != name:
+            return False, name in self.aliases, None
+        mark = self.marks[index]
+        record = self.records[index] if self.records is not None else None
         return bool(mark & _THERE), bool(mark & _COVERS) or name in self.aliases, record
 
 
@@ -247,8 +254,11 @@ def cache_name(stem: str, tag: str, level: int) -> str:
     return f"{stem}.{tag}.opt-{level}.pyc" if level else f"{stem}.{tag}.pyc"
 
 
+_bisect = bisect.bisect_left
+
+
 def _index(names: list[str], name: str) -> int:
-    index = bisect.bisect_left(names, name)
+    index = _bisect(names, name)
     return index if index < len(names) and names[index] == name else -1
 
 

@@ -1,7 +1,7 @@
 """Sections "compile" and "compile-noop": ``pycache-tool compile`` against its peers.
 
-"compile", a full compile from an empty cache of one stdlib copy (the target's own version,
-taken from the benchmark tree without its caches, ~1,800 sources):
+"compile", a full compile from an empty cache of one copy of the target's own standard library
+(``copy-1`` of the stdlib copies, without its caches, ~1,800 sources):
 
 - ``pycache-tool compile WORK``: default jobs (the CPUs), start-up, walk and plan included;
 - ``python -m compileall -q -j0 WORK``, run by the same interpreter;
@@ -55,13 +55,6 @@ def _target_version(python: str) -> str:
     return done.stdout.strip()
 
 
-def _source_copy(tree: str, version: str) -> str:
-    """One stdlib copy of the benchmark tree: the target's own version if the tree has it."""
-    candidates = sorted(os.listdir(tree))
-    chosen = f"cpython-{version}" if f"cpython-{version}" in candidates else candidates[0]
-    return os.path.join(tree, chosen, "copy-1")
-
-
 def _clear_caches(root: str) -> None:
     for directory, subdirs, _ in os.walk(root):
         if "__pycache__" in subdirs:
@@ -73,7 +66,12 @@ def _clear_caches(root: str) -> None:
 def _make_work(source: str, work: str) -> int:
     """WORK: a copy of ``source`` without caches (mtimes kept), rebuilt when absent."""
     marker = os.path.join(work, ".complete")
-    if not os.path.exists(marker):
+    try:
+        with open(marker, encoding="ascii") as f:
+            made_from = f.read()
+    except OSError:
+        made_from = None
+    if made_from != source + "\n":
         if os.path.lexists(work):
             shutil.rmtree(work)
         shutil.copytree(
@@ -86,8 +84,9 @@ def _make_work(source: str, work: str) -> int:
 
 def _make_wheel(work: str, path: str) -> None:
     """Every ``.py`` of WORK, under ``benchcorpus/``, as a pure wheel uv can install offline."""
-    if os.path.exists(path):
-        return
+    made = os.path.join(work, ".complete")
+    if os.path.exists(path) and os.path.getmtime(path) >= os.path.getmtime(made):
+        return  # built from this WORK
     dist = "benchcorpus-1.0.dist-info"
     records = []
     tmp = path + ".tmp"
@@ -138,9 +137,9 @@ def _uninstall(site: str) -> None:
 
 @section("compile")
 def compile_full(ctx: Context) -> Section:
-    bench_root = os.path.dirname(ctx.tree)
+    bench_root = ctx.bench_root
     version = _target_version(ctx.python)
-    source = _source_copy(ctx.tree, version)
+    source = os.path.join(ctx.copies, "copy-1")
     work = os.path.join(bench_root, WORK_NAME)
     sources = _make_work(source, work)
 
@@ -168,10 +167,19 @@ def compile_full(ctx: Context) -> Section:
             prepare=clear,
         ),
     ]
-    checks = [Check("compileall -j0 / pycache-tool", "compileall", "tool", 1.3, at_most=False)]
+    checks = [
+        Check(
+            "compileall -j0 / pycache-tool",
+            "compileall",
+            "tool",
+            1.3,
+            at_most=False,
+            row="cold compile: compileall -j0 / compile, one stdlib copy",
+        )
+    ]
     derived = []
     notes = [
-        f"a full compile of {os.path.relpath(source, ctx.tree)} ({sources} .py) from an empty"
+        f"a full compile of {source} ({sources} .py) from an empty"
         f" cache, for {ctx.python} (Python {version}), {os.cpu_count()} CPUs",
     ]
     uv = _find_uv(ctx.python)
@@ -210,7 +218,16 @@ def compile_full(ctx: Context) -> Section:
         derived.append(
             Derived("uv", "uv's compile share (paired difference)", "uv-compile", "uv-install")
         )
-        checks.append(Check("uv compile share / pycache-tool", "uv", "tool", 1.0, at_most=False))
+        checks.append(
+            Check(
+                "uv compile share / pycache-tool",
+                "uv",
+                "tool",
+                1.1,
+                at_most=False,
+                row="cold compile: uv's compile share / compile, one stdlib copy",
+            )
+        )
         notes.append(
             f"uv: {uv_version.strip()}, installing the same .py files as one wheel, offline,"
             " no cache; its compile share = with --compile-bytecode minus without, per round"

@@ -262,3 +262,92 @@ def count(root: str) -> TreeStats:
                     tags[base.rpartition(".")[2] if "." in base else "(no tag)"] += 1
     stats.pyc_by_tag = dict(tags)
     return stats
+
+
+COPIES_NAME = "stdlib-copies"
+COPIES_FORMAT = 1
+
+
+@dataclass
+class Copies:
+    """Copies of the target's own standard library, each fully compiled by the target."""
+
+    path: str
+    copies: int
+    target: str  # "3.11.7 /path/to/python"
+    stats: TreeStats
+    removed: int  # sources per copy the target cannot compile, left out
+
+    def copy(self, n: int) -> str:
+        return os.path.join(self.path, f"copy-{n}")
+
+    def describe(self) -> list[str]:
+        return [
+            f"stdlib copies: {self.path}: {self.copies} copies of the standard library of"
+            f" {self.target.split()[0]}, compiled by it; the {self.removed} sources per copy"
+            " that it cannot compile are left out, so a no-op pass has nothing to retry",
+            *(f"  {line}" for line in self.stats.lines()),
+        ]
+
+
+def load_or_build_copies(bench_root: str, python: str, copies: int, target: str) -> Copies:
+    """``TREE/copy-N/<the stdlib>`` for the target: what the issue's one- and four-copy rows
+    measure (``copy-1`` alone is the one-copy tree). Cached like the large tree."""
+    path = os.path.join(bench_root, COPIES_NAME)
+    manifest = path + ".json"  # the clean section keys its work copy on this file
+    wanted = {"format": COPIES_FORMAT, "copies": copies, "target": target}
+    if os.path.isdir(path):
+        try:
+            with open(manifest, encoding="utf-8") as f:
+                saved = json.load(f)
+        except (OSError, ValueError):
+            saved = None
+        if isinstance(saved, dict) and {k: saved.get(k) for k in wanted} == wanted:
+            return Copies(path, copies, target, count(path), int(saved["removed"]))
+        print("bench: stdlib copies missing or built differently: rebuilding", file=sys.stderr)
+    if os.path.lexists(manifest):
+        os.remove(manifest)
+    if os.path.lexists(path):
+        shutil.rmtree(path)
+    done = subprocess.run(
+        [python, "-c", _STDLIB_QUERY + "; print(sys.implementation.cache_tag)"],
+        capture_output=True,
+        text=True,
+        env=clean_env(),
+        check=True,
+    )
+    stdlib, _, tag = done.stdout.split()
+    removed = 0
+    for n in range(1, copies + 1):
+        dest = os.path.join(path, f"copy-{n}")
+        print(f"bench: copying and compiling {dest}", file=sys.stderr)
+        shutil.copytree(stdlib, dest, symlinks=True, ignore=_ignore(stdlib))
+        _compile(python, dest, clean_env())
+        removed = _drop_uncompiled(dest, tag)
+    with open(manifest, "w", encoding="utf-8") as f:
+        json.dump({**wanted, "removed": removed}, f, indent=1)
+    return Copies(path, copies, target, count(path), removed)
+
+
+def _drop_uncompiled(root: str, tag: str) -> int:
+    """Remove the sources that have no cache for ``tag`` (the stdlib's deliberately broken
+    test files, newer syntax): compileall would retry them on every run."""
+    removed = 0
+    for directory, _, files in os.walk(root):
+        for name in files:
+            if name.endswith(".py"):
+                cache = os.path.join(directory, "__pycache__", f"{name[:-3]}.{tag}.pyc")
+                if not os.path.exists(cache):
+                    os.remove(os.path.join(directory, name))
+                    removed += 1
+    return removed
+
+
+def remove_copies(bench_root: str) -> None:
+    """``--rebuild``: the stdlib copies go too."""
+    path = os.path.join(bench_root, COPIES_NAME)
+    for stale in (path + ".json", path):
+        if os.path.isdir(stale):
+            shutil.rmtree(stale)
+        elif os.path.lexists(stale):
+            os.remove(stale)

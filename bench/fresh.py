@@ -1,4 +1,14 @@
-"""Section "fresh": audit a fully compiled tree, against the floor and compileall's check.
+"""Sections "stdlib" and "fresh": "is every cache fresh?", against the floor and compileall.
+
+"stdlib": copies of the target's own standard library, every source with a fresh cache (the
+sources it cannot compile are left out), one copy and four:
+
+- ``pycache-tool audit`` (text) of ``copy-1`` and of all four copies;
+- ``python -m compileall -q -j1`` of the same: what a user runs instead, a no-op here;
+- ``pycache-tool compile`` of the four copies: a no-op too;
+- the floor (``floor.py``) of the four copies, for reference.
+
+"fresh", the large mixed tree (several interpreters' caches side by side):
 
 - ``pycache-tool audit TREE`` (json and text), the real console script, start-up included;
 - the floor (``floor.py``): walk, read every cache header, stat every source;
@@ -18,6 +28,69 @@ from harness import Check, Context, Measure, Section, section
 
 # compileall exits 1 when some file fails to compile, as some in every stdlib copy do.
 _COMPILE_OK = frozenset({0, 1})
+
+
+@section("stdlib")
+def stdlib(ctx: Context) -> Section:
+    tree = ctx.copies
+    one = os.path.join(tree, "copy-1")
+
+    def measure(key: str, label: str, *argv: str, ok: frozenset[int] = frozenset({0})) -> Measure:
+        return Measure(key, label, argv, ok, env=ctx.env, cwd=ctx.bench_dir)
+
+    compileall = (ctx.python, "-m", "compileall", "-q", "-j1")
+    pycs_one, pycs_all = _count_pycs(one), _count_pycs(tree)
+    return Section(
+        name="stdlib",
+        title="every cache fresh: audit and compile vs compileall -j1, one and four stdlib copies",
+        measures=[
+            measure("audit-1", "pycache-tool audit, one copy", ctx.tool, "audit", one),
+            measure("compileall-1", "compileall -q -j1, one copy", *compileall, one),
+            measure("audit-4", "pycache-tool audit, four copies", ctx.tool, "audit", tree),
+            measure("compileall-4", "compileall -q -j1, four copies", *compileall, tree),
+            measure("compile-4", "pycache-tool compile, four copies", ctx.tool, "compile", tree),
+            measure(
+                "floor-4",
+                "(reference) floor, four copies",
+                ctx.python,
+                os.path.join(ctx.bench_dir, "floor.py"),
+                tree,
+            ),
+        ],
+        checks=[
+            Check(
+                "compileall -j1 / audit, one copy",
+                "compileall-1",
+                "audit-1",
+                1.3,
+                at_most=False,
+                row=f"fresh? compileall -j1 / audit, one stdlib copy ({pycs_one} pycs)",
+            ),
+            Check(
+                "compileall -j1 / audit, four copies",
+                "compileall-4",
+                "audit-4",
+                2.0,
+                at_most=False,
+                row=f"fresh? compileall -j1 / audit, four stdlib copies ({pycs_all} pycs)",
+            ),
+            Check(
+                "compileall -j1 / compile, four copies",
+                "compileall-4",
+                "compile-4",
+                1.0,
+                at_most=False,
+                row="no-op: compileall -j1 / compile, four stdlib copies",
+            ),
+            Check("audit / floor, four copies", "audit-4", "floor-4", 1.5, at_most=True),
+        ],
+        notes=[
+            f"one copy: {one} ({pycs_one} pycs); four copies: {tree} ({pycs_all} pycs)",
+            f"compileall and the floor run with {ctx.python}",
+        ],
+        per_item=(pycs_all, "pyc"),
+        item_counts={"audit-1": pycs_one, "compileall-1": pycs_one},
+    )
 
 
 @section("fresh")

@@ -10,6 +10,7 @@ it waited for; see ``peak.py``). Reports are plain ASCII text, ready to paste in
 
 from __future__ import annotations
 
+import functools
 import os
 import statistics
 import subprocess
@@ -61,6 +62,7 @@ class Check:
     target: float
     at_most: bool
     metric: str = "time"
+    row: str = ""  # a row of the table of targets that the final summary repeats
 
     def passes(self, ratio: float) -> bool:
         return ratio <= self.target if self.at_most else ratio >= self.target
@@ -79,22 +81,47 @@ class Section:
     notes: Sequence[str] = ()  # printed under the title
     derived: Sequence[Derived] = ()  # rows computed from the measures' times, per round
     per_item: tuple[int, str] | None = None  # (count, unit): adds a "us/unit" column
+    item_counts: Mapping[str, int] = field(default_factory=dict)  # per measure key, if it differs
     # Given the warm-up runs' stdout by measure key: lines to print, e.g. what each saw.
     inspect: Callable[[Mapping[str, bytes]], list[str]] | None = None
     memory: bool = False  # add a "peak RSS" column
     # Given the timed result: lines to print under the tables, e.g. throughput by tree size.
     conclude: Callable[[Result], list[str]] | None = None
+    # Rounds per requested round: quick commands need many rounds to show through the noise.
+    repeat_factor: int = 1
 
 
-@dataclass(frozen=True)
 class Context:
-    """What sections are built from."""
+    """What sections are built from. The trees are built (or loaded from ``.bench/``) on first
+    use, so that a run of some sections builds only the trees they need."""
 
-    tree: str  # the benchmark tree (absolute)
-    python: str  # the tool's interpreter, its default target
-    tool: str  # the pycache-tool console script
-    bench_dir: str  # the script directory, for helper scripts
-    env: Mapping[str, str]  # a clean environment for every command
+    def __init__(
+        self,
+        *,
+        bench_root: str,
+        python: str,
+        tool: str,
+        bench_dir: str,
+        env: Mapping[str, str],
+        build_tree: Callable[[], str],
+        build_copies: Callable[[], str],
+    ) -> None:
+        self.bench_root = bench_root  # where trees and work copies are cached
+        self.python = python  # the tool's interpreter, its default target
+        self.tool = tool  # the pycache-tool console script
+        self.bench_dir = bench_dir  # the script directory, for helper scripts
+        self.env = env  # a clean environment for every command
+        self._build_tree, self._build_copies = build_tree, build_copies
+
+    @functools.cached_property
+    def tree(self) -> str:
+        """The large mixed tree: several interpreters' standard libraries (absolute)."""
+        return self._build_tree()
+
+    @functools.cached_property
+    def copies(self) -> str:
+        """Copies of the target's own standard library, ``copy-1`` ... (absolute)."""
+        return self._build_copies()
 
 
 SectionFactory = Callable[[Context], Section]
@@ -195,6 +222,7 @@ class Result:
 def run_section(
     sec: Section, repeat: int, progress: Callable[[str], None] = lambda _: None
 ) -> Result:
+    repeat *= sec.repeat_factor
     result = Result(
         sec, repeat, {m.key: [] for m in sec.measures}, {m.key: [] for m in sec.measures}
     )
@@ -247,7 +275,8 @@ def report(result: Result) -> str:
     for key, label in rows:
         times = result.times[key]
         med = result.median(key)
-        per = f"{med * 1e6 / sec.per_item[0]:9.1f}" if sec.per_item and sec.per_item[0] else ""
+        items = sec.item_counts.get(key, sec.per_item[0]) if sec.per_item else 0
+        per = f"{med * 1e6 / items:9.1f}" if items else ""
         peak = mib(result.peak(key)) if sec.memory and result.rss.get(key) else ""
         out.append(
             f"  {label:<{width}}  {seconds(med):>9}  {seconds(min(times)):>9}"
@@ -269,4 +298,26 @@ def report(result: Result) -> str:
             )
     if sec.conclude is not None:
         out += ["", *sec.conclude(result)]
+    return "\n".join(out)
+
+
+def rows_report(results: Sequence[Result]) -> str:
+    """Every check that is a row of the table of targets, from all the sections run, together."""
+    rows = [(r, c) for r in results for c in r.section.checks if c.row]
+    if not rows:
+        return ""
+    width = max(len(c.row) for _, c in rows)
+    out = [
+        "== rows: every target in one table (peer time / pycache-tool time unless said otherwise)",
+        "",
+        f"  {'row':<{width}}  {'medians':>7}  {'paired range':>13}  {'target':>7}  result",
+    ]
+    for result, check in rows:
+        paired = result.paired(check)
+        ratio = result.ratio(check)
+        verdict = "PASS" if check.passes(ratio) else "FAIL"
+        out.append(
+            f"  {check.row:<{width}}  {ratio:7.2f}  {min(paired):>6.2f}-{max(paired):<6.2f}"
+            f"  {check.goal:>7}  {verdict}"
+        )
     return "\n".join(out)

@@ -32,7 +32,8 @@ from pycache_tool.archives.entries import (
 from pycache_tool.archives.tars import read_tar
 from pycache_tool.archives.zips import read_zip
 from pycache_tool.bytecode.interpreters import Interpreter
-from pycache_tool.errors import UsageError, describe
+from pycache_tool.errors import describe
+from pycache_tool.paths import SUFFIXES, archive_kind, split_paths
 
 __all__ = [
     "CORRUPT",
@@ -57,20 +58,8 @@ __all__ = [
 ]
 
 # zipfile and tarfile (and with them zlib, bz2, lzma) are imported only when an archive is
-# named, so an audit of directories starts as fast as without this package.
+# named; which PATHS are archives is decided in ``paths``, without this package.
 
-_SUFFIXES: tuple[tuple[str, Kind], ...] = (
-    (".whl", WHEEL),
-    (".zip", ZIP),
-    (".pyz", ZIP),
-    (".egg", ZIP),
-    (".tar.gz", SDIST),
-    (".tgz", SDIST),
-    (".tar.bz2", SDIST),
-    (".tar.xz", SDIST),
-    (".tar", SDIST),
-)
-SUFFIXES = tuple(suffix for suffix, _ in _SUFFIXES)
 
 # Never through a symlink, and never blocking on a FIFO put where an archive was.
 _OPEN_FLAGS = (
@@ -79,36 +68,6 @@ _OPEN_FLAGS = (
     | getattr(os, "O_NONBLOCK", 0)
     | getattr(os, "O_CLOEXEC", 0)
 )
-
-
-def archive_kind(path: str) -> Kind | None:
-    """The kind a file name says: "wheel", "sdist", "zip", or None for any other name."""
-    lower = path.lower()
-    return next((kind for suffix, kind in _SUFFIXES if lower.endswith(suffix)), None)
-
-
-def split_paths(paths: Sequence[str]) -> tuple[list[str], list[str]]:
-    """(directories, archives) from PATHS: a regular file with an archive suffix is an archive;
-    anything else is left to the directory scan, which rejects what it cannot walk. A symlink
-    named as a PATH is followed, as ``find``, ``fd`` and ``rg`` do."""
-    directories: list[str] = []
-    archives: list[str] = []
-    for path in paths:
-        try:
-            info = os.stat(path)
-        except OSError:
-            if archive_kind(path):
-                raise UsageError(f"{path}: no such file") from None
-            directories.append(path)  # the scan reports it missing
-            continue
-        if stat.S_ISREG(info.st_mode) and archive_kind(path):
-            if os.path.abspath(path) not in archives:
-                archives.append(os.path.abspath(path))
-        elif stat.S_ISREG(info.st_mode):
-            raise UsageError(f"{path}: not a directory or an archive ({', '.join(SUFFIXES)})")
-        else:
-            directories.append(path)
-    return directories, archives
 
 
 def inspect(path: str, targets: Sequence[Interpreter] = ()) -> Archive:

@@ -21,10 +21,11 @@ from pycache_tool.bytecode.pyc import (
 )
 from pycache_tool.errors import describe
 
-Kind = Literal["wheel", "sdist", "zip"]
-WHEEL: Final = "wheel"
-SDIST: Final = "sdist"
-ZIP: Final = "zip"
+# The kinds, by the names that say them (``paths``, which PATHS are archives).
+from pycache_tool.paths import SDIST as SDIST
+from pycache_tool.paths import WHEEL as WHEEL
+from pycache_tool.paths import ZIP as ZIP
+from pycache_tool.paths import Kind as Kind
 
 # Entry statuses. The first six mean what audit's statuses mean, judged by zipimport's rules.
 EntryStatus = Literal[

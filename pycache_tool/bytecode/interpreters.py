@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import json
 import os
 import subprocess
 import sys
@@ -244,6 +243,8 @@ def _answer(
     env: Mapping[str, str] | None,
     timeout: float | None,
 ) -> Any:
+    import json  # only for --python: an audit of the running interpreter never loads it
+
     shown = " ".join(command)
     limit = QUERY_TIMEOUT if timeout is None else timeout
     try:

@@ -12,13 +12,15 @@ from pycache_tool.bytecode.magic_table import MAGIC_TABLE
 HEADER_READ = 16  # the longest header of any era (PEP 552)
 _U32, _TWO_U32, _THREE_U32 = struct.Struct("<I"), struct.Struct("<II"), struct.Struct("<III")
 
-_DEBRIS = re.compile(r"\.py[co]\.\d+\Z")  # importlib's "NAME.pyc.<id>" temp file
-_OPT = re.compile(r"\.opt-([0-9A-Za-z]+)\Z")
+# The patterns of unusual names are left to re's cache of compiled patterns: compiled when
+# such a name first turns up, not on every start.
+_DEBRIS = r"\.py[co]\.\d+\Z"  # importlib's "NAME.pyc.<id>" temp file
+_OPT = r"\.opt-([0-9A-Za-z]+)\Z"
 _TAG_PATTERN = r"[A-Za-z][A-Za-z0-9_]*(?:-[A-Za-z0-9_]+)*"
 _TAG = re.compile(rf"\A{_TAG_PATTERN}\Z")
 # pytest's assertion rewriting: STEM.{cache_tag}-pytest-{version}.pyc. Both parts are held to
 # what they can be, so that no newline or undecodable byte of a hostile name becomes a "tag".
-_PYTEST_TAG = re.compile(rf"\A(.+)\.({_TAG_PATTERN}-pytest-[0-9A-Za-z_.+]+)\Z")
+_PYTEST_TAG = rf"\A(.+)\.({_TAG_PATTERN}-pytest-[0-9A-Za-z_.+]+)\Z"
 _KNOWN_TAG = re.compile(r"\A(cpython-|pypy)(\d)(\d+)(?:-pytest-.+)?\Z")
 
 
@@ -69,7 +71,7 @@ class MagicInfo(NamedTuple):
 
 def is_cache_file_name(name: str) -> bool:
     """True for names that can only be bytecode caches (``.pyc``/``.pyo`` or write debris)."""
-    return name.endswith((".pyc", ".pyo")) or _DEBRIS.search(name) is not None
+    return name.endswith((".pyc", ".pyo")) or re.search(_DEBRIS, name) is not None
 
 
 @functools.lru_cache(maxsize=8192)  # __init__, utils, ...: names repeat across directories
@@ -93,7 +95,7 @@ def _plain_tag(tag: str) -> bool:
 
 
 def _parse_cache_name(name: str) -> CacheName | None:
-    debris_match = _DEBRIS.search(name)
+    debris_match = re.search(_DEBRIS, name)
     if debris_match:
         name = name[: debris_match.start() + 4]
     if not name.endswith((".pyc", ".pyo")):
@@ -101,7 +103,7 @@ def _parse_cache_name(name: str) -> CacheName | None:
     suffix = name[-4:]
     base = name[:-4]
     optimization = 1 if suffix == ".pyo" else 0
-    opt_match = _OPT.search(base)
+    opt_match = re.search(_OPT, base)
     if opt_match:
         level = opt_match.group(1)
         base = base[: opt_match.start()]
@@ -110,7 +112,7 @@ def _parse_cache_name(name: str) -> CacheName | None:
                 base, None, 0, suffix, bool(debris_match), f"unknown optimization tag 'opt-{level}'"
             )
         optimization = int(level)
-    pytest_match = _PYTEST_TAG.match(base)
+    pytest_match = re.match(_PYTEST_TAG, base)
     if pytest_match:
         stem, tag = pytest_match.group(1), pytest_match.group(2)
     else:

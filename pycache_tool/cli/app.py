@@ -1,36 +1,61 @@
 """The typer app: the commands, one module each, and the console entry point.
 
-Only the CLI prints and exits. The commands import what they need when they run, so that
-``pycache-tool audit`` never loads compile's pool and ``--help`` loads neither.
+Only the CLI prints and exits. A run registers only the command it names (when the first
+argument is one): building every command's options costs more than parsing one. The
+commands import what they need when they run, so that ``pycache-tool audit`` never loads
+compile's pool and ``--help`` loads neither.
 """
 
+import importlib
 import io
 import os
 import sys
+from collections.abc import Sequence
 from typing import Annotated, Optional
 
 import typer
 
 from pycache_tool import __version__
-from pycache_tool.cli import audit, clean, compile, doctor, importtime
 from pycache_tool.cli.options import EXIT_CODES
 from pycache_tool.errors import ExitCode, PycacheToolError, Terminated
 
-app = typer.Typer(
-    name="pycache-tool",
-    help="Keep Python bytecode caches honest: see which .pyc files an interpreter would load, and why.\n\n"
-    + EXIT_CODES,
-    add_completion=True,
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    rich_markup_mode=None,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
-app.command(epilog=audit.EXIT_CODES)(audit.audit)
-app.command(epilog=clean.EXIT_CODES)(clean.clean)
-app.command("compile", epilog=compile.EXIT_CODES)(compile.compile_command)
-app.command(epilog=doctor.EXIT_CODES)(doctor.doctor)
-app.command(epilog=importtime.EXIT_CODES)(importtime.importtime)
+# name -> (its module under pycache_tool.cli, its function), in help order. Each module's
+# EXIT_CODES are its help's epilog.
+COMMANDS = {
+    "audit": ("audit", "audit"),
+    "clean": ("clean", "clean"),
+    "compile": ("compile", "compile_command"),
+    "doctor": ("doctor", "doctor"),
+    "importtime": ("importtime", "importtime"),
+}
+
+
+def make_app(names: Sequence[str] = tuple(COMMANDS)) -> typer.Typer:
+    """The app with the commands ``names`` (default: all of them)."""
+    app = typer.Typer(
+        name="pycache-tool",
+        help="Keep Python bytecode caches honest: see which .pyc files an interpreter would load, and why.\n\n"
+        + EXIT_CODES,
+        add_completion=True,
+        no_args_is_help=True,
+        pretty_exceptions_enable=False,
+        rich_markup_mode=None,
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )
+    for name in names:
+        module_name, function = COMMANDS[name]
+        module = importlib.import_module(f"pycache_tool.cli.{module_name}")
+        app.command(name, epilog=module.EXIT_CODES)(getattr(module, function))
+    app.callback()(_main)
+    return app
+
+
+def _commands_for(argv: Sequence[str]) -> Sequence[str]:
+    """The one command a run names, or all when it names none (help, --version, a typo)
+    or when the shell asks for completions, which list every command."""
+    if argv and argv[0] in COMMANDS and "_PYCACHE_TOOL_COMPLETE" not in os.environ:
+        return [argv[0]]
+    return tuple(COMMANDS)
 
 
 def _version(value: bool) -> None:
@@ -39,7 +64,6 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback()
 def _main(
     version: Annotated[
         bool,
@@ -58,10 +82,12 @@ def main(argv: Optional[list[str]] = None) -> int:
     for stream in (sys.stdout, sys.stderr):
         if isinstance(stream, io.TextIOWrapper):
             stream.reconfigure(errors="backslashreplace")
-    if not (sys.argv[1:] if argv is None else argv):
-        argv = ["--help"]  # bare `pycache-tool` asks for the help: it is no usage error
+    args = sys.argv[1:] if argv is None else argv
+    if not args:
+        args = ["--help"]  # bare `pycache-tool` asks for the help: it is no usage error
     try:
-        result = app(args=argv, prog_name="pycache-tool", standalone_mode=False)
+        app = make_app(_commands_for(args))
+        result = app(args=args, prog_name="pycache-tool", standalone_mode=False)
     except PycacheToolError as exc:
         print(f"pycache-tool: error: {exc}", file=sys.stderr)
         return int(exc.exit_code)

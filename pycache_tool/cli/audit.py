@@ -5,7 +5,7 @@ No ``from __future__ import annotations``: typer reads these annotations at run 
 
 import os
 import sys
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
@@ -24,6 +24,9 @@ from pycache_tool.cli.options import (
     warn_unmatched,
 )
 from pycache_tool.errors import ExitCode
+
+if TYPE_CHECKING:
+    from pycache_tool.archives import Archive
 
 MISSING_SHOWN = 20  # missing caches listed by the text report, unless --verbose
 
@@ -80,18 +83,8 @@ def audit(
     use each one.
     """
     check_loudness(quiet, verbose)
-    from pycache_tool.archives import inspect as inspect_archive
-    from pycache_tool.archives import split_paths
-    from pycache_tool.reports.archives import archives_json, archives_text
-    from pycache_tool.reports.audit import (
-        Attention,
-        LineSpool,
-        json_report,
-        record_line,
-        text_report,
-    )
-    from pycache_tool.reports.style import use_color
-    from pycache_tool.scanning.gitfiles import tracked_bytecode
+    from pycache_tool.paths import split_paths
+    from pycache_tool.scanning.gitfiles import TrackedBytecode
     from pycache_tool.scanning.summary import Summary
 
     # Wheels, sdists and zips are read in memory; only directories are walked.
@@ -106,15 +99,23 @@ def audit(
         require_fresh=require_fresh,
         deep=deep,
     )
-    archives = [inspect_archive(p, scan.targets) for p in archive_paths]
+    archives: list[Archive] = []
+    if archive_paths:  # the archive reader loads only for a run that names an archive
+        from pycache_tool.archives import inspect as inspect_archive
+
+        archives = [inspect_archive(p, scan.targets) for p in archive_paths]
     summary = Summary()
+    git = TrackedBytecode(scan.roots)  # git lists its index while the tree is walked
     tracked: list[str] = []
 
     def find_tracked() -> list[str]:
-        tracked.extend(tracked_bytecode(scan.roots))
+        tracked.extend(git.result())
         return tracked
 
     if output is OutputFormat.json:
+        from pycache_tool.reports.archives import archives_json
+        from pycache_tool.reports.audit import json_report
+
         coverage_fn = (lambda: scan.coverage) if require_fresh else None
         for chunk in json_report(
             scan,
@@ -128,6 +129,9 @@ def audit(
         ):
             sys.stdout.write(chunk)
     else:
+        from pycache_tool.reports.audit_text import Attention, LineSpool, record_line, text_report
+        from pycache_tool.reports.style import use_color
+
         # --verbose lists every record after the totals: the lines wait in a temporary file
         # until then, not in memory, which would grow with the tree.
         cwd, color = os.getcwd(), use_color(sys.stdout)
@@ -157,6 +161,8 @@ def audit(
             ):
                 sys.stdout.write(chunk)
         if archives:
+            from pycache_tool.reports.archives import archives_text
+
             sys.stdout.write(
                 ("\n" if wrote_report else "")
                 + archives_text(archives, cwd=cwd, verbose=verbose, quiet=quiet, color=color)

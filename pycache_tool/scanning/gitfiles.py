@@ -139,26 +139,71 @@ def _git_bool(value: str | None) -> bool:
         return False  # "false", "no", "off", "" and what git itself refuses
 
 
+class TrackedBytecode:
+    """``git ls-files`` under each root, started at once and read when the report needs it:
+    git lists its index while the tree is walked. A root with no ``.git`` at or above it (and
+    no ``GIT_DIR``) is in no repository: git would only say so, so it is not asked."""
+
+    def __init__(self, roots: Iterable[str]) -> None:
+        self._runs: list[tuple[str, subprocess.Popen[bytes]]] = []
+        self._found: list[str] | None = None
+        for root in roots:
+            if not _in_repository(root):
+                continue
+            try:
+                process = subprocess.Popen(
+                    [*_GIT, "-C", root, "ls-files", "-z", "--", "*.pyc", "*.pyo", "*__pycache__/*"],
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                )
+            except OSError:
+                break  # no git: nothing more can be tracked
+            self._runs.append((root, process))
+
+    def result(self) -> list[str]:
+        """Absolute paths of tracked ``.pyc``/``.pyo`` files and ``__pycache__`` contents."""
+        if self._found is not None:
+            return self._found
+        found: list[str] = []
+        runs, self._runs = self._runs, []
+        for n, (root, process) in enumerate(runs):
+            try:
+                out, _ = process.communicate(timeout=_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                for _, stuck in runs[n:]:
+                    stuck.kill()
+                    stuck.communicate()
+                break
+            if process.returncode != 0:
+                continue  # not a repository
+            for raw in out.split(b"\0"):
+                if not raw:
+                    continue
+                rel = os.fsdecode(raw)
+                parts = rel.split("/")
+                if rel.endswith((".pyc", ".pyo")) or "__pycache__" in parts[:-1]:
+                    found.append(os.path.join(root, *parts))
+        self._found = sorted(set(found))
+        return self._found
+
+
 def tracked_bytecode(roots: Iterable[str]) -> list[str]:
     """Absolute paths of tracked ``.pyc``/``.pyo`` files and ``__pycache__`` contents under ``roots``."""
-    found: list[str] = []
-    for root in roots:
-        try:
-            done = subprocess.run(
-                [*_GIT, "-C", root, "ls-files", "-z", "--", "*.pyc", "*.pyo", "*__pycache__/*"],
-                capture_output=True,
-                timeout=_TIMEOUT,
-                check=False,
-            )
-        except (OSError, subprocess.TimeoutExpired):
-            return found  # no git: nothing can be tracked
-        if done.returncode != 0:
-            continue  # not a repository
-        for raw in done.stdout.split(b"\0"):
-            if not raw:
-                continue
-            rel = os.fsdecode(raw)
-            parts = rel.split("/")
-            if rel.endswith((".pyc", ".pyo")) or "__pycache__" in parts[:-1]:
-                found.append(os.path.join(root, *parts))
-    return sorted(set(found))
+    return TrackedBytecode(roots).result()
+
+
+def _in_repository(root: str) -> bool:
+    return bool(os.environ.get("GIT_DIR")) or work_tree_of(root) is not None
+
+
+def work_tree_of(path: str) -> str | None:
+    """The nearest directory at or above ``path`` that holds a ``.git``; None if none does."""
+    directory = path
+    while True:
+        if os.path.lexists(os.path.join(directory, ".git")):
+            return directory
+        parent = os.path.dirname(directory)
+        if parent == directory:
+            return None
+        directory = parent

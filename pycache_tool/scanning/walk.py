@@ -12,7 +12,7 @@ import os
 from collections.abc import Iterator
 from typing import NamedTuple, Union
 
-from pycache_tool.scanning.gitfiles import Repository
+from pycache_tool.scanning.gitfiles import Repository, work_tree_of
 from pycache_tool.scanning.ignore import (
     IgnoreStack,
     Patterns,
@@ -365,14 +365,7 @@ def root_rules(root: str, overrides: list[str] | None, use_ignore_files: bool) -
 
 
 def _repo_above(root: str) -> str | None:
-    directory = os.path.dirname(root)
-    while True:
-        if os.path.lexists(os.path.join(directory, ".git")):
-            return directory
-        parent = os.path.dirname(directory)
-        if parent == directory:
-            return None
-        directory = parent
+    return work_tree_of(os.path.dirname(root))
 
 
 def project_root(path: str) -> str:

@@ -16,7 +16,7 @@ from typing import Literal, NamedTuple
 from pycache_tool.bytecode.interpreters import Interpreter, name_of_python
 from pycache_tool.bytecode.pyc import base_tag
 from pycache_tool.errors import describe
-from pycache_tool.scanning.records import Record, Status
+from pycache_tool.scanning.records import Named, Record, Status
 from pycache_tool.scanning.walk import PYCACHE, VCS_DIRS
 
 # Category -> the statuses it removes. "foreign", "own" and "ghosts" are chosen differently.
@@ -187,7 +187,7 @@ def _open_problem(name: str, dir_fd: int, exc: OSError) -> str:
 
 
 def plan(
-    records: Iterable[Record],
+    records: Iterable[Record | Named],
     categories: Iterable[str],
     area: Area,
     *,
@@ -201,6 +201,7 @@ def plan(
     when the Python its magic names is not a target (without ``targets``, the records' own
     ``target`` field decides).
     ``keep_reasons``: also list every file (and ghost) that stays, and why (``clean -v``).
+    With no category, ``records`` may be ``Scan.by_name()``: every ``Named`` file goes, unread.
     """
     chosen = sorted(set(categories))
     pythons = None if targets is None else frozenset(t.python for t in targets)
@@ -214,7 +215,18 @@ def plan(
     ghosts: list[str] = []
     unreadable: list[Record] = []
     kept: list[Kept] | None = [] if keep_reasons else None
+    named: list[Removal] = []
+    # (directory, inside the area): named files come a directory at a time.
+    area_of: tuple[str | None, bool] = (None, False)
     for record in records:
+        if isinstance(record, Named):
+            directory = os.path.dirname(record.path)
+            if area_of[0] != directory:
+                area_of = (directory, _in_area(record.path, area))
+            if not chosen and area_of[1]:
+                why = _NO_CATEGORY
+                named.append(Removal(record.path, "file", NAMED, record.size, record.stamp, why))
+            continue
         status = record.status
         stays: str | None = None
         if status is Status.UNREADABLE:
@@ -252,12 +264,13 @@ def plan(
             files.append((record, "ghosts", "--ghosts: it lies in a ghost directory"))
         elif kept is not None:
             kept.append(Kept(record.path, record.status.value, _not_asked(asked)))
-    files.sort(key=lambda item: item[0].path)
     removals = [
         Removal(r.path, "file", r.status.value, r.size, r.stamp, why, category)
         for r, category, why in files
     ]
-    gone = {r.path for r, _, _ in files}
+    removals += named
+    removals.sort(key=lambda r: r.path)
+    gone = {r.path for r in removals}
     directories = _emptied_pycache_dirs(gone)
     gone.update(directories)
     for ghost in ghosts:
@@ -284,7 +297,7 @@ def plan(
 def _why(record: Record, category: str | None) -> str:
     """Why a file of a category asked for (or of any kind, when none was named) goes."""
     if category is None:
-        return "no category named: every cache file goes, but sourceless bytecode"
+        return _NO_CATEGORY
     return f"--{category}: {record.reason}"
 
 
@@ -319,6 +332,12 @@ def _never_removed(record: Record, area: Area) -> str:
     )
 
 
+# How a file removed by name and place shows in the report: with no category, a cache file in
+# __pycache__ or the prefix tree goes whatever its header says, so clean does not read it, and
+# has no status to show.
+NAMED = "cache"
+_NO_CATEGORY = "no category named: every cache file goes, but sourceless bytecode"
+
 _EMPTIED = {
     "__pycache__": "left empty by this run",
     "ghost": "held nothing but caches",
@@ -348,9 +367,13 @@ def _vcs_dir(path: str) -> str | None:
     return min(vcs) if vcs else None
 
 
+def _in_area(path: str, area: Area) -> bool:
+    return area.root_of(path) is not None and not _vcs_dir(path)
+
+
 def _may_delete(record: Record, area: Area) -> bool:
     """Outside __pycache__ and the prefix tree, only files whose header has a known magic."""
-    if area.root_of(record.path) is None or _vcs_dir(record.path):
+    if not _in_area(record.path, area):
         return False
     parent = os.path.basename(os.path.dirname(record.path))
     return parent == PYCACHE or area.in_prefix(record.path) or record.python is not None

@@ -14,6 +14,7 @@ import pytest
 from pycache_tool import Status, scan
 from pycache_tool.clean import Area, carry_out, plan
 from pycache_tool.reports.common import size
+from pycache_tool.scanning import classify
 from tests.cleantrees import (
     FOREIGN_TAG,
     TAG,
@@ -102,6 +103,33 @@ def test_no_category_removes_every_cache_file_but_never_sourceless(
     )
     assert_removed(before, snapshot(root), expected)
     assert p["sourceless"].exists() and p["fresh.py"].exists()
+
+
+def test_no_category_reads_no_cache_file_in_pycache(
+    tree: tuple[Path, dict[str, Path]],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With no category a cache file in __pycache__ goes whatever its header says: none is
+    opened. A .pyc elsewhere is read (only a known magic number may go); a category reads
+    each header once."""
+    root, p = tree
+    read: list[str] = []
+    real_read_head = classify.read_head
+
+    def read_head(path: str) -> tuple[bytes, os.stat_result]:
+        read.append(path)
+        return real_read_head(path)
+
+    monkeypatch.setattr(classify, "read_head", read_head)
+    caches = {str(path) for path in root.rglob("__pycache__/*")}
+    assert clean_json(capsys, "--stale", "--dry-run", str(root))[0] == 0
+    assert sorted(set(read)) == sorted(read) and caches <= set(read)
+    read.clear()
+    code, doc = clean_json(capsys, str(root))
+    assert code == 0
+    assert {r["path"] for r in doc["removed"] if r["status"] == "cache"} == caches
+    assert sorted(read) == sorted(str(p[name]) for name in ("legacy", "sourceless"))
 
 
 def test_every_category_but_sourceless_never_implies_it(

@@ -134,7 +134,9 @@ def clean(
     )
     area = Area(scan.roots, scan.pycache_prefix)
     chosen = [name for name, on in flags.items() if on]
-    the_plan = plan(scan, chosen, area, targets=scan.targets, keep_reasons=verbose)
+    # No category: every cache file in __pycache__ goes, so none is opened to classify it.
+    records = scan if chosen else scan.by_name()
+    the_plan = plan(records, chosen, area, targets=scan.targets, keep_reasons=verbose)
     warn_unmatched(scan.unmatched_excludes, scan.roots)
     outcome = Outcome([], [], [])
 

@@ -31,7 +31,7 @@ from pycache_tool.bytecode.pyc import (
     tag_version,
 )
 from pycache_tool.errors import describe
-from pycache_tool.scanning.records import Record, Status
+from pycache_tool.scanning.records import Named, Record, Status
 
 SourceStat = Callable[[], Optional[os.stat_result]]
 
@@ -63,6 +63,15 @@ def read_head(path: str) -> tuple[bytes, os.stat_result]:
         return os.read(fd, HEADER_READ), info
     finally:
         os.close(fd)
+
+
+def _stamp(info: os.stat_result) -> tuple[int, int, int]:
+    """A file's identity as read: clean leaves alone a file whose identity changed since."""
+    return (info.st_ino, info.st_size, info.st_mtime_ns)
+
+
+# Without uids (Windows), ``Judge.named`` reads every file to learn whether it can.
+_EUID = os.geteuid() if hasattr(os, "geteuid") else -1
 
 
 def source_stat(path: str) -> os.stat_result | None:
@@ -115,10 +124,7 @@ class Classifier:
                 target=target,
                 reason=describe(exc),
             )
-        size, stamp = (
-            head_stat.st_size,
-            (head_stat.st_ino, head_stat.st_size, head_stat.st_mtime_ns),
-        )
+        size, stamp = head_stat.st_size, _stamp(head_stat)
         if name.debris:
             return Record(
                 path,
@@ -183,6 +189,28 @@ class Classifier:
         assert rule.info is not None
         return _check_source(header, rule.info, source, st, rule.mode, classified)
 
+    def named(
+        self, path: str, name: CacheName, source: str, stat_source: SourceStat
+    ) -> Record | Named:
+        """A file in ``__pycache__`` or a pycache_prefix tree by its name and place alone:
+        unopened, unless its owner and mode leave in doubt that it can be read, which only
+        reading it settles (a file that cannot be read is UNREADABLE, as ``cache`` says)."""
+        try:
+            info: os.stat_result | None = os.lstat(path)
+        except OSError:
+            info = None
+        if (
+            info is not None
+            and stat.S_ISREG(info.st_mode)
+            and info.st_mode & stat.S_IRUSR
+            and info.st_uid == _EUID  # the owner's read bit is all the kernel asks of the owner
+        ):
+            return Named(path, name.tag, info.st_size, _stamp(info))
+        record = self.cache(path, name, source, stat_source)
+        if record.status is Status.UNREADABLE or record.stamp is None:
+            return record
+        return Named(path, name.tag, record.size, record.stamp)
+
     def _tag_rule(self, tag: str | None, magic: int, suffix: str) -> _TagRule:
         info = magic_info(magic)
         python = python_label(info.implementation, info.version) if info else None
@@ -240,10 +268,7 @@ class Classifier:
             data, head_stat = read_head(path)
         except OSError as exc:
             return Record(path, Status.UNREADABLE, optimization=opt, reason=describe(exc))
-        size, stamp = (
-            head_stat.st_size,
-            (head_stat.st_ino, head_stat.st_size, head_stat.st_mtime_ns),
-        )
+        size, stamp = head_stat.st_size, _stamp(head_stat)
         header, problem = parse_header(data, size)
         if header is None:
             return Record(

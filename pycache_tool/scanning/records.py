@@ -64,6 +64,17 @@ class Record(NamedTuple):
         )
 
 
+class Named(NamedTuple):
+    """A cache file in ``__pycache__`` or a pycache_prefix tree, known by its name and place
+    alone (``Scan.by_name``): it was not opened, so it has no status. What clean with no
+    category removes, whatever its header would say."""
+
+    path: str
+    tag: str | None  # from the file name
+    size: int
+    stamp: tuple[int, int, int]  # (inode, size, mtime_ns), as for Record
+
+
 # Shadowed caches count: like orphans and legacy files they are never read, and they make the
 # source beside them look like the code that runs.
 ATTENTION = frozenset(

@@ -11,7 +11,7 @@ import itertools
 import os
 import sys
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Literal, Optional, Union
+from typing import Literal, Optional, Union, cast
 
 from pycache_tool.bytecode import interpreters
 from pycache_tool.bytecode.interpreters import Interpreter
@@ -21,7 +21,7 @@ from pycache_tool.scanning.classify import Classifier, SourceStat, source_stat
 from pycache_tool.scanning.coverage import Coverage, Marks, Need, Seen, Tally, cache_name, covers
 from pycache_tool.scanning.deep import DeepCheck
 from pycache_tool.scanning.ignore import PatternUse
-from pycache_tool.scanning.records import SYMLINKED_PYCACHE, Record, Status
+from pycache_tool.scanning.records import SYMLINKED_PYCACHE, Named, Record, Status
 from pycache_tool.scanning.shadow import LazyShadows, ShadowRules
 from pycache_tool.scanning.walk import (
     PYCACHE,
@@ -48,7 +48,7 @@ _EMPTY_GHOST = "an empty directory inside a package: still imports as a namespac
 _DEEP_BATCH = 256  # records handed to the deep check at a time
 # A cache file of a walked directory: its record, the list of the listing it is in and its
 # position there (for coverage), and the name of the target's cache it stands for if fresh.
-_Item = tuple[Record, Optional[Marks], int, Optional[str]]
+_Item = tuple[Union[Record, Named], Optional[Marks], int, Optional[str]]
 
 
 class Scan:
@@ -149,24 +149,33 @@ class Scan:
         )
 
     def __iter__(self) -> Iterator[Record]:
+        return cast("Iterator[Record]", self._items(by_name=False))  # no Named without by_name
+
+    def by_name(self) -> Iterator[Record | Named]:
+        """The records, except that a cache file in ``__pycache__`` or the prefix tree comes as
+        a ``Named``, unopened (unless its mode leaves in doubt whether it can be read: one
+        that cannot still comes as an UNREADABLE record). Files elsewhere are read as ever."""
+        return self._items(by_name=True)
+
+    def _items(self, *, by_name: bool) -> Iterator[Record | Named]:
         self._tally = self._new_tally()
         self.unchecked.clear()  # the same dict: a report may hold it already
         self._pattern_use = PatternUse(self.check_excludes)
         self.ignored, self.excluded = [], 0
-        if self.deep:
+        if self.deep and not by_name:
             self._deep = DeepCheck(self.targets, self.unchecked)
         try:
-            yield from self._walk(Classifier(self.targets))
+            yield from self._walk(Classifier(self.targets), by_name)
         finally:
             if self._deep is not None:
                 self._deep.close()
 
-    def _walk(self, classifier: Classifier) -> Iterator[Record]:
+    def _walk(self, classifier: Classifier, by_name: bool) -> Iterator[Record | Named]:
         for root in self.roots:
             skip: frozenset[str] = frozenset()
             if self.pycache_prefix:
                 skip = frozenset({self.pycache_prefix})
-                yield from self._prefix_tree(root, classifier)
+                yield from self._prefix_tree(root, classifier, by_name)
             rules = root_rules(root, self.exclude, self.use_ignore_files)
             base = project_root(root)  # what exclude patterns are relative to
             events = walk(
@@ -181,7 +190,7 @@ class Scan:
                 if isinstance(event, Listing):
                     if self._pattern_use:
                         self._see(base, event)
-                    yield from self._directory(event, classifier)
+                    yield from self._directory(event, classifier, by_name)
                 elif isinstance(event, Ignored):
                     if event.excluded:
                         self.excluded += 1
@@ -218,7 +227,9 @@ class Scan:
         assert self.pycache_prefix is not None
         return os.path.join(self.pycache_prefix, os.path.splitdrive(directory)[1].lstrip(os.sep))
 
-    def _prefix_tree(self, root: str, classifier: Classifier) -> Iterator[Record]:
+    def _prefix_tree(
+        self, root: str, classifier: Classifier, by_name: bool
+    ) -> Iterator[Record | Named]:
         """Caches under PREFIX/<root>: a mirror tree without __pycache__ directories."""
         assert self.pycache_prefix is not None
         mirror = self._mirror(root)
@@ -245,24 +256,33 @@ class Scan:
                     continue
                 source = os.path.join(source_dir, name.stem + ".py")
                 path = os.path.join(event.path, file_name)
-                record = classifier.cache(path, name, source, _stat_path(source))
+                if by_name:
+                    item = classifier.named(path, name, source, _stat_path(source))
+                    if isinstance(item, Named):
+                        yield item
+                        continue
+                    record = item
+                else:
+                    record = classifier.cache(path, name, source, _stat_path(source))
                 if _vanished(record):
                     continue
                 record = self._rules.apply(record, name.stem, shadows)
                 found.append(record)
             yield from self._deep.check(found) if self._deep is not None else found
 
-    def _directory(self, listing: Listing, classifier: Classifier) -> Iterator[Record]:
+    def _directory(
+        self, listing: Listing, classifier: Classifier, by_name: bool = False
+    ) -> Iterator[Record | Named]:
         shadows = LazyShadows(
             lambda: self._rules.directory(listing.path, listing.files, listing.others, listing.dirs)
         )
         counting = self.require_fresh or self.collect_needs  # coverage bookkeeping, only when asked
         seen = Seen(listing, collect=bool(self.collect_needs)) if counting else None
-        items = self._caches(listing, classifier, shadows, seen)
+        items = self._caches(listing, classifier, shadows, seen, by_name)
         if self._deep is not None:
             items = self._deep_checked(items, self._deep)
         for record, marks, index, fresh_name in items:
-            if marks is not None:
+            if marks is not None and isinstance(record, Record):  # a Named file: uncounted
                 marks.add(index, record, fresh_name if self._covers(record) else None)
             yield record
         if seen is not None:
@@ -275,6 +295,7 @@ class Scan:
         classifier: Classifier,
         shadows: LazyShadows,
         seen: Seen | None,
+        by_name: bool = False,
     ) -> Iterator[_Item]:
         """The cache files of one directory (see ``_Item``)."""
         directory = listing.path
@@ -294,9 +315,15 @@ class Scan:
                 continue
             source_name = name.stem + ".py"
             source = inside + source_name
-            record = classifier.cache(
-                pycache + file_name, name, source, _stat_source(source, source_name, seen)
-            )
+            stat_source = _stat_source(source, source_name, seen)
+            if by_name:
+                item = classifier.named(pycache + file_name, name, source, stat_source)
+                if isinstance(item, Named):
+                    yield item, None, index, None
+                    continue
+                record = item
+            else:
+                record = classifier.cache(pycache + file_name, name, source, stat_source)
             if _vanished(record):
                 continue
             record = self._rules.apply(record, name.stem, shadows)
@@ -330,7 +357,7 @@ class Scan:
         """``items`` in order, their records deep-checked a batch at a time."""
         pending = iter(items)
         while chunk := list(itertools.islice(pending, _DEEP_BATCH)):
-            records = deep.check([item[0] for item in chunk])
+            records = deep.check([cast(Record, item[0]) for item in chunk])  # deep: no Named
             for (_, marks, index, fresh_name), record in zip(chunk, records):
                 yield record, marks, index, fresh_name
 

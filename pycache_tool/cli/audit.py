@@ -98,6 +98,7 @@ def audit(
         pycache_prefix,
         require_fresh=require_fresh,
         deep=deep,
+        helper=True,  # a second process on a large tree: the same records, sooner
     )
     archives: list[Archive] = []
     if archive_paths:  # the archive reader loads only for a run that names an archive

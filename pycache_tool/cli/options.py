@@ -198,6 +198,7 @@ def make_scan(
     require_fresh: bool = False,
     deep: bool = False,
     one_file_system: bool = False,
+    helper: bool = False,
 ) -> "Scan":
     """A Scan from the options every command shares, with [tool.pycache-tool] as defaults.
 
@@ -226,6 +227,7 @@ def make_scan(
         deep=deep,
         check_excludes=exclude or (),
         one_file_system=one_file_system,
+        helper=helper,
         **options,
     )
 

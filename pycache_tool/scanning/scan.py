@@ -17,6 +17,7 @@ from pycache_tool.bytecode import interpreters
 from pycache_tool.bytecode.interpreters import Interpreter
 from pycache_tool.bytecode.pyc import Invalidation, base_tag, parse_cache_name
 from pycache_tool.errors import UsageError, describe
+from pycache_tool.scanning import helper
 from pycache_tool.scanning.classify import Classifier, SourceStat, source_stat
 from pycache_tool.scanning.coverage import Coverage, Marks, Need, Seen, Tally, cache_name, covers
 from pycache_tool.scanning.deep import DeepCheck
@@ -76,6 +77,7 @@ class Scan:
         check_excludes: Sequence[str] = (),
         max_depth: int | None = None,
         one_file_system: bool = False,
+        helper: bool = False,
     ) -> None:
         """``levels``: the optimization levels each target needs a cache for (default: its own
         -O level). ``invalidation``: a cache counts as fresh coverage only when written in
@@ -87,6 +89,9 @@ class Scan:
         ``deep``: also check the code after the header of every cache import would read,
         inside an interpreter of its version (see ``deep.py``); ``unchecked`` then names the
         Pythons whose caches could not be checked, and why.
+        ``helper``: on a large tree, when a core is idle, fork a second process to classify
+        every other directory (the records and their order are the same); for the command
+        line, not for a library in someone else's process.
         ``check_excludes``: patterns of ``exclude`` (those given on the command line) that
         should match something; once iteration ends, ``unmatched_excludes`` lists those that
         matched no path the walk saw; ``ignored`` lists the directories the ignore files kept
@@ -118,6 +123,7 @@ class Scan:
         self.collect_needs = collect_needs
         self._tally = self._new_tally()
         self.deep = deep
+        self.helper = helper
         self.max_depth = max_depth
         self.one_file_system = one_file_system
         self.unchecked: dict[str, str] = {}
@@ -171,6 +177,13 @@ class Scan:
                 self._deep.close()
 
     def _walk(self, classifier: Classifier, by_name: bool) -> Iterator[Record | Named]:
+        def classify(listing: Listing) -> Iterator[Record | Named]:
+            return self._directory(listing, classifier, by_name)
+
+        # Coverage is counted and the deep check's worker runs where records are made: only
+        # a plain scan shares its work.
+        counting = self.require_fresh or self.collect_needs
+        shared = self.helper and not (by_name or self._deep or counting) and helper.available()
         for root in self.roots:
             skip: frozenset[str] = frozenset()
             if self.pycache_prefix:
@@ -186,25 +199,31 @@ class Scan:
                 max_depth=self.max_depth,
                 one_file_system=self.one_file_system,
             )
-            for event in events:
-                if isinstance(event, Listing):
-                    if self._pattern_use:
-                        self._see(base, event)
-                    yield from self._directory(event, classifier, by_name)
-                elif isinstance(event, Ignored):
-                    if event.excluded:
-                        self.excluded += 1
-                    else:
-                        self.ignored.append(event.path)
-                elif isinstance(event, Ghost):
-                    yield Record(
-                        event.path,
-                        Status.GHOST,
-                        reason=_EMPTY_GHOST if event.empty else _GHOST,
-                        directory=True,
-                    )
-                elif isinstance(event, Unlistable) and not _gone(event.error):
-                    yield _unlistable(event)
+            second = helper.Helper() if shared else None
+            try:
+                for event in events:
+                    if isinstance(event, Listing):
+                        if self._pattern_use:
+                            self._see(base, event)
+                        theirs = None if second is None else second.records(event, events, classify)
+                        yield from theirs if theirs is not None else classify(event)
+                    elif isinstance(event, Ignored):
+                        if event.excluded:
+                            self.excluded += 1
+                        else:
+                            self.ignored.append(event.path)
+                    elif isinstance(event, Ghost):
+                        yield Record(
+                            event.path,
+                            Status.GHOST,
+                            reason=_EMPTY_GHOST if event.empty else _GHOST,
+                            directory=True,
+                        )
+                    elif isinstance(event, Unlistable) and not _gone(event.error):
+                        yield _unlistable(event)
+            finally:
+                if second is not None:
+                    second.close()
 
     def _see(self, base: str, listing: Listing) -> None:
         """Show the exclude patterns still unmatched what this directory holds."""
@@ -378,6 +397,7 @@ def scan(
     check_excludes: Sequence[str] = (),
     max_depth: int | None = None,
     one_file_system: bool = False,
+    helper: bool = False,
 ) -> Scan:
     """Scan ``paths`` and return the records: an iterable ``Scan`` (see there for the
     arguments, which are the same)."""
@@ -396,6 +416,7 @@ def scan(
         check_excludes=check_excludes,
         max_depth=max_depth,
         one_file_system=one_file_system,
+        helper=helper,
     )
 
 

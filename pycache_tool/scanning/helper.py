@@ -1,0 +1,153 @@
+"""A second process for a large scan: it classifies every other directory of the same walk.
+
+Reading headers and statting sources is most of a scan, and a machine has more than one core.
+Once the walk has listed ``START_AFTER`` cache entries, the scan forks: both processes go on
+with the same walk (the child has a copy of it, at the same point), and each directory with
+cache entries goes to whichever of the two has been given fewer entries so far. The child
+classifies its directories and sends their records down a pipe, one directory at a time; the
+parent classifies its own and takes the child's from the pipe where the walk reaches them, so
+the records come out in exactly the order one process gives. Both decide alike as long as
+they list alike; a directory changed in between shows as a message for another path, and the
+parent then classifies the rest of the walk itself, as it does if the child fails.
+
+The pipe holds a few hundred records: memory stays flat however large the tree. The child
+writes nothing else, holds none of the caller's output open, and ends with ``os._exit``: it
+never returns into the caller's code. Only the command line asks for it (``Scan(helper=True)``):
+a library should not fork its host process.
+"""
+
+from __future__ import annotations
+
+import marshal
+import os
+import signal
+import struct
+import sys
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from pycache_tool.scanning.records import Record, Status
+from pycache_tool.scanning.walk import Event, Listing
+
+START_AFTER = 256  # cache entries the walk lists before the helper starts: a fork costs ~2 ms
+_LENGTH = struct.Struct("<I")
+_STATUS = {status.value: status for status in Status}
+
+Classify = Callable[[Listing], Iterator[Any]]  # a directory's records, as Scan yields them
+
+
+def available() -> bool:
+    """A second core, a fork that copies nothing but this process, and no other thread to be
+    caught holding a lock in the copy."""
+    import threading
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return (
+        hasattr(os, "fork")
+        and sys.platform != "darwin"  # its system libraries are not safe to use after a fork
+        and (cores or 1) > 1
+        and threading.active_count() == 1
+    )
+
+
+class Helper:
+    """The parent's end: ``records(listing)`` gives the child's records for a directory that
+    is the child's, or None for one the parent classifies itself."""
+
+    def __init__(self) -> None:
+        self.seen = 0  # cache entries listed so far; the child starts after START_AFTER
+        self._pid = 0
+        self._pipe: Any = None
+        self._loads = [0, 0]  # entries given to the parent, to the child
+
+    def records(
+        self, listing: Listing, rest: Iterator[Event], classify: Classify
+    ) -> list[Record] | None:
+        """``rest``: the walk that gave ``listing``, for the child to go on with."""
+        entries = len(listing.pycache or ())
+        if not entries:
+            return None
+        if not self._pid:
+            self.seen += entries
+            if self.seen >= START_AFTER and self._pipe is None:
+                self._start(rest, classify)
+            return None
+        if self._pipe is None or not self._theirs(entries):
+            return None
+        return self._receive(listing.path)
+
+    def close(self) -> None:
+        """End the child (done or not) and reap it; the scan's ``finally`` calls this."""
+        if self._pipe is not None:
+            self._pipe.close()
+            self._pipe = None
+        if self._pid > 0:
+            try:
+                os.kill(self._pid, signal.SIGKILL)
+            except OSError:
+                pass  # already gone
+            os.waitpid(self._pid, 0)
+            self._pid = -1
+
+    def _theirs(self, entries: int) -> bool:
+        """Who takes a directory of ``entries`` cache entries: both processes decide alike."""
+        child = self._loads[1] < self._loads[0]
+        self._loads[child] += entries
+        return child
+
+    def _start(self, rest: Iterator[Event], classify: Classify) -> None:
+        read_end, write_end = os.pipe()
+        try:
+            pid = os.fork()
+        except OSError:
+            os.close(read_end)
+            os.close(write_end)
+            self._pid = -1  # no helper: the parent does it all
+            return
+        if pid == 0:  # the child: never returns
+            os.close(read_end)
+            code = 1
+            try:
+                _child(write_end, rest, classify, self)
+                code = 0
+            finally:
+                os._exit(code)
+        os.close(write_end)
+        self._pid = pid
+        self._pipe = os.fdopen(read_end, "rb")
+
+    def _receive(self, path: str) -> list[Record] | None:
+        """The child's records for ``path``; None (and no more from the child) when it sent
+        another directory's, or nothing."""
+        assert self._pipe is not None
+        head = self._pipe.read(_LENGTH.size)
+        if len(head) == _LENGTH.size:
+            body = self._pipe.read(_LENGTH.unpack(head)[0])
+            sent_path, rows = marshal.loads(body)
+            if sent_path == path:
+                return [Record(row[0], _STATUS[row[1]], *row[2:]) for row in rows]
+        self.close()
+        return None
+
+
+def _child(write_end: int, rest: Iterator[Event], classify: Classify, helper: Helper) -> None:
+    """Classify the child's share of the rest of the walk and send it; write nothing else."""
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):  # the caller's pipes must see their end when the caller is done
+        os.dup2(devnull, fd)
+    for event in rest:
+        if not isinstance(event, Listing):
+            continue
+        entries = len(event.pycache or ())
+        if not entries or not helper._theirs(entries):
+            continue
+        rows = [(r[0], r[1].value, *r[2:]) for r in classify(event)]
+        body = marshal.dumps((event.path, rows))
+        os.write(write_end, _LENGTH.pack(len(body)))
+        _write_all(write_end, body)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]

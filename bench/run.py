@@ -48,7 +48,7 @@ from harness import (  # noqa: E402
 DEFAULT_VERSIONS = ("3.9", "3.11", "3.12", "3.13")
 QUICK_REPEAT = 2
 ROWS = ("startup", "stdlib", "clean", "compile")  # the table of targets; --quick runs these
-MORE = ("fresh", "compile-noop", "scale")  # the large mixed tree and the generated ones
+MORE = ("fresh", "compile-noop", "deep", "scale")  # the large mixed tree and the generated ones
 assert sorted(ROWS + MORE) == sorted(SECTIONS)
 
 

@@ -86,6 +86,16 @@ def test_audit_output_is_the_same(
     assert cli_json(capsys, "audit", "--format", "json", str(big_tree)) == (code, with_helper)
 
 
+def test_compile_plans_the_same(
+    big_tree: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    received = Received(monkeypatch)
+    planned = cli_json(capsys, "compile", "--dry-run", "--format", "json", str(big_tree))
+    assert received.directories > 10
+    monkeypatch.setattr(helper, "available", lambda: False)
+    assert cli_json(capsys, "compile", "--dry-run", "--format", "json", str(big_tree)) == planned
+
+
 def test_a_tree_that_differs_between_the_walks(
     big_tree: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -128,12 +138,20 @@ def test_a_scan_left_early_ends_its_helper(big_tree: Path, monkeypatch: pytest.M
     assert received.reaped()
 
 
-def test_small_trees_and_coverage_stay_in_one_process(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_coverage_and_needs_are_the_same(big_tree: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What audit --require-fresh counts and compile plans, from the helper's directories too."""
+    options: dict[str, Any] = {"require_fresh": True, "collect_needs": "all"}
+    alone = Scan([big_tree], **options)
+    alone_records = list(alone)
+    received = Received(monkeypatch)
+    shared = Scan([big_tree], helper=True, **options)
+    assert list(shared) == alone_records
+    assert received.directories > 10
+    assert shared.coverage == alone.coverage and shared.needs == alone.needs
+
+
+def test_a_small_tree_stays_in_one_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     received = Received(monkeypatch)
     mixed_tree(tmp_path / "small")
     records(tmp_path / "small", helper=True)
-    monkeypatch.setattr(helper, "START_AFTER", 1)
-    records(tmp_path / "small", helper=True, require_fresh=True)
     assert received.pids == []

@@ -250,6 +250,7 @@ def compile_command(
         deep=deep,
         max_depth=max_depth,
         hardlink_dupes=hardlink_dupes,
+        helper=True,  # a large tree is planned in two processes
     )
     chosen_targets = targets(chosen, timeout) or [interpreters.current()]
     bar = ProgressBar() if show_progress() and not (dry_run or quiet) else None

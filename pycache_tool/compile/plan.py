@@ -66,6 +66,7 @@ class Options:
     deep: bool = False  # also rewrite fresh caches whose code after the header is damaged
     max_depth: int | None = None  # levels of directories below each PATH (compileall's -r)
     hardlink_dupes: bool = False  # a source's levels with the same bytes share one file
+    helper: bool = False  # plan a large tree in two processes (Scan's helper): the CLI's choice
 
 
 class CompileError(NamedTuple):
@@ -291,6 +292,7 @@ def _plan(
             deep=options.deep,
             check_excludes=sorted(unmatched),
             max_depth=options.max_depth if named is None else 0,
+            helper=options.helper,
         )
         walked = scan.roots if named is None else sorted(named)
         result.roots.extend(r for r in walked if r not in result.roots)

@@ -19,11 +19,12 @@ import heapq
 import os
 import stat
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 from pycache_tool.bytecode.interpreters import Interpreter
 from pycache_tool.bytecode.pyc import Invalidation, parse_cache_name
 from pycache_tool.scanning.classify import Classifier, source_stat
+from pycache_tool.scanning.helper import from_row, to_row
 from pycache_tool.scanning.records import Record, Status
 from pycache_tool.scanning.shadow import LazyShadows
 from pycache_tool.scanning.walk import PYCACHE, Listing
@@ -79,6 +80,23 @@ class Tally:
     @property
     def coverage(self) -> list[Coverage]:
         return [Coverage(name, sources, fresh) for name, (sources, fresh) in self._counts.items()]
+
+    def take(self) -> tuple[list[tuple[Any, ...]], list[list[int]]]:
+        """What this tally counted since it was last taken, as marshal takes it, and it starts
+        again from nothing: a scan's helper sends it with each of its directories' records."""
+        needs = [(*need[:5], to_row(need.record)) for need in self.needs]
+        self.needs.clear()
+        counts = list(self._counts.values())
+        self._counts = {name: [0, 0] for name in self._counts}
+        return needs, counts
+
+    def give(self, taken: tuple[list[tuple[Any, ...]], list[list[int]]]) -> None:
+        """Add what a helper's tally took, in the parent's scan."""
+        needs, counts = taken
+        self.needs += [Need(n[0], n[1], n[2], n[3], n[4], from_row(n[5])) for n in needs]
+        for total, (sources, fresh) in zip(self._counts.values(), counts):
+            total[0] += sources
+            total[1] += fresh
 
     def covers(self, record: Record) -> bool:
         return covers(record, self.invalidation)

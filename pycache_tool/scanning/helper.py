@@ -34,6 +34,10 @@ _LENGTH = struct.Struct("<I")
 _STATUS = {status.value: status for status in Status}
 
 Classify = Callable[[Listing], Iterator[Any]]  # a directory's records, as Scan yields them
+# What classifying changed beside the records (coverage counts, compile's needs), in a form
+# marshal takes: taken in the child after each of its directories, given to the parent's scan.
+Take = Callable[[], Any]
+Give = Callable[[Any], None]
 
 
 def available() -> bool:
@@ -54,7 +58,8 @@ class Helper:
     """The parent's end: ``records(listing)`` gives the child's records for a directory that
     is the child's, or None for one the parent classifies itself."""
 
-    def __init__(self) -> None:
+    def __init__(self, take: Take | None = None, give: Give | None = None) -> None:
+        self._take, self._give = take, give
         self.seen = 0  # cache entries listed so far; the child starts after START_AFTER
         self._pid = 0
         self._pipe: Any = None
@@ -123,9 +128,11 @@ class Helper:
         head = self._pipe.read(_LENGTH.size)
         if len(head) == _LENGTH.size:
             body = self._pipe.read(_LENGTH.unpack(head)[0])
-            sent_path, rows = marshal.loads(body)
+            sent_path, rows, tally = marshal.loads(body)
             if sent_path == path:
-                return [Record(row[0], _STATUS[row[1]], *row[2:]) for row in rows]
+                if self._give is not None:
+                    self._give(tally)
+                return [from_row(row) for row in rows]
         self.close()
         return None
 
@@ -135,14 +142,17 @@ def _child(write_end: int, rest: Iterator[Event], classify: Classify, helper: He
     devnull = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):  # the caller's pipes must see their end when the caller is done
         os.dup2(devnull, fd)
+    if helper._take is not None:
+        helper._take()  # what the parent counted before the fork is the parent's
     for event in rest:
         if not isinstance(event, Listing):
             continue
         entries = len(event.pycache or ())
         if not entries or not helper._theirs(entries):
             continue
-        rows = [(r[0], r[1].value, *r[2:]) for r in classify(event)]
-        body = marshal.dumps((event.path, rows))
+        rows = [to_row(record) for record in classify(event)]
+        tally = None if helper._take is None else helper._take()
+        body = marshal.dumps((event.path, rows, tally))
         os.write(write_end, _LENGTH.pack(len(body)))
         _write_all(write_end, body)
 
@@ -151,3 +161,12 @@ def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view) :]
+
+
+def to_row(record: Record) -> tuple[Any, ...]:
+    """A record as marshal takes it: its fields, the status by its value."""
+    return (record[0], record[1].value, *record[2:])
+
+
+def from_row(row: tuple[Any, ...]) -> Record:
+    return Record(row[0], _STATUS[row[1]], *row[2:])

@@ -180,10 +180,8 @@ class Scan:
         def classify(listing: Listing) -> Iterator[Record | Named]:
             return self._directory(listing, classifier, by_name)
 
-        # Coverage is counted and the deep check's worker runs where records are made: only
-        # a plain scan shares its work.
-        counting = self.require_fresh or self.collect_needs
-        shared = self.helper and not (by_name or self._deep or counting) and helper.available()
+        # The deep check's worker runs where records are made: it stays in one process.
+        shared = self.helper and not (by_name or self._deep) and helper.available()
         for root in self.roots:
             skip: frozenset[str] = frozenset()
             if self.pycache_prefix:
@@ -199,7 +197,7 @@ class Scan:
                 max_depth=self.max_depth,
                 one_file_system=self.one_file_system,
             )
-            second = helper.Helper() if shared else None
+            second = helper.Helper(self._tally.take, self._tally.give) if shared else None
             try:
                 for event in events:
                     if isinstance(event, Listing):

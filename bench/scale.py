@@ -288,7 +288,7 @@ _MODES = {  # key -> (label, extra arguments)
 
 @section("scale")
 def scale(ctx: Context) -> Section:
-    bench_root = os.path.dirname(ctx.tree)
+    bench_root = ctx.bench_root  # its own trees: the benchmark tree is not needed
     trees = [load_or_build(bench_root, label) for label in _selected]
     measures = [
         Measure(

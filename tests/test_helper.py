@@ -25,6 +25,7 @@ def big_tree(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Forty copies of a tree with a cache of every kind, ghosts included; the helper starts
     after the first few entries."""
     monkeypatch.setattr(helper, "START_AFTER", 20)
+    monkeypatch.setattr(helper, "idle_core", lambda: True)  # however busy the machine is
     root = tmp_path / "big"
     mixed_tree(root / "a00")
     for n in range(1, 40):
@@ -154,4 +155,12 @@ def test_a_small_tree_stays_in_one_process(tmp_path: Path, monkeypatch: pytest.M
     received = Received(monkeypatch)
     mixed_tree(tmp_path / "small")
     records(tmp_path / "small", helper=True)
+    assert received.pids == []
+
+
+def test_no_helper_when_every_core_is_busy(big_tree: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    received = Received(monkeypatch)
+    alone = records(big_tree)
+    monkeypatch.setattr(helper, "idle_core", lambda: False)
+    assert records(big_tree, helper=True) == alone
     assert received.pids == []

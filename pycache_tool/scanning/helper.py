@@ -1,9 +1,11 @@
 """A second process for a large scan: it classifies every other directory of the same walk.
 
 Reading headers and statting sources is most of a scan, and a machine has more than one core.
-Once the walk has listed ``START_AFTER`` cache entries, the scan forks: both processes go on
-with the same walk (the child has a copy of it, at the same point), and each directory with
-cache entries goes to whichever of the two has been given fewer entries so far. The child
+Once the walk has listed ``START_AFTER`` cache entries, and if a core is idle at that moment
+(the helper walks the tree too: on a busy machine it costs more than it saves), the scan
+forks: both processes go on with the same walk (the child has a copy of it, at the same
+point), and each directory with cache entries goes to whichever of the two has been given
+fewer entries so far. The child
 classifies its directories and sends their records down a pipe, one directory at a time; the
 parent classifies its own and takes the child's from the pipe where the walk reaches them, so
 the records come out in exactly the order one process gives. Both decide alike as long as
@@ -45,13 +47,33 @@ def available() -> bool:
     caught holding a lock in the copy."""
     import threading
 
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return (
         hasattr(os, "fork")
         and sys.platform != "darwin"  # its system libraries are not safe to use after a fork
-        and (cores or 1) > 1
+        and _cores() > 1
         and threading.active_count() == 1
     )
+
+
+def _cores() -> int:
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def idle_core() -> bool:
+    """Is a core free for the helper now? The helper walks the tree again, so on a machine
+    whose cores are all busy it costs more than it saves. Linux counts the tasks runnable this
+    instant (this one among them); elsewhere the last minute's load average answers."""
+    cores = _cores()
+    try:
+        with open("/proc/loadavg", "rb") as f:
+            return int(f.read().split()[3].split(b"/")[0]) < cores
+    except (OSError, ValueError, IndexError):
+        try:
+            return os.getloadavg()[0] < cores - 1
+        except (AttributeError, OSError):
+            return False
 
 
 class Helper:
@@ -75,7 +97,10 @@ class Helper:
         if not self._pid:
             self.seen += entries
             if self.seen >= START_AFTER and self._pipe is None:
-                self._start(rest, classify)
+                if idle_core():
+                    self._start(rest, classify)
+                else:
+                    self._pid = -1  # one process, as without a helper
             return None
         if self._pipe is None or not self._theirs(entries):
             return None

@@ -84,7 +84,10 @@ class Tally:
     def take(self) -> tuple[list[tuple[Any, ...]], list[list[int]]]:
         """What this tally counted since it was last taken, as marshal takes it, and it starts
         again from nothing: a scan's helper sends it with each of its directories' records."""
-        needs = [(*need[:5], to_row(need.record)) for need in self.needs]
+        needs = [
+            (need.source, need.size, need.cache, need.target, need.level, to_row(need.record))
+            for need in self.needs
+        ]
         self.needs.clear()
         counts = list(self._counts.values())
         self._counts = {name: [0, 0] for name in self._counts}
@@ -93,7 +96,10 @@ class Tally:
     def give(self, taken: tuple[list[tuple[Any, ...]], list[list[int]]]) -> None:
         """Add what a helper's tally took, in the parent's scan."""
         needs, counts = taken
-        self.needs += [Need(n[0], n[1], n[2], n[3], n[4], from_row(n[5])) for n in needs]
+        self.needs += [
+            Need(source=s, size=n, cache=c, target=t, level=lv, record=from_row(r))
+            for s, n, c, t, lv, r in needs
+        ]
         for total, (sources, fresh) in zip(self._counts.values(), counts):
             total[0] += sources
             total[1] += fresh

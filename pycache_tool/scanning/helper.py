@@ -188,10 +188,17 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view) :]
 
 
-def to_row(record: Record) -> tuple[Any, ...]:
-    """A record as marshal takes it: its fields, the status by its value."""
-    return (record[0], record[1].value, *record[2:])
+def to_row(record: Record) -> list[Any]:
+    """A record as marshal takes it: its fields in their order, the status by its value."""
+    row = list(record)
+    row[_STATUS_AT] = record.status.value
+    return row
 
 
-def from_row(row: tuple[Any, ...]) -> Record:
-    return Record(row[0], _STATUS[row[1]], *row[2:])
+def from_row(row: list[Any]) -> Record:
+    fields = dict(zip(Record._fields, row))
+    fields["status"] = _STATUS[fields["status"]]
+    return Record(**fields)
+
+
+_STATUS_AT = Record._fields.index("status")

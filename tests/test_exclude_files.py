@@ -61,7 +61,7 @@ def test_a_pattern_that_matches_nothing_is_pointed_out(
         "pycache-tool: warning: --exclude flask/json/ matched nothing; patterns are relative to"
         f" the project root ({root}), not to the current directory\n"
     )
-    assert "would remove fresh      flask/json/__pycache__/tag." in out
+    assert "would remove cache      flask/json/__pycache__/tag." in out
     # Relative to the root, it matches: no warning, and nothing of it is removed.
     code, out, err = cli(capsys, "clean", "-n", "--exclude", "src/flask/json/", ".")
     assert (code, err) == (0, "") and "flask/json" not in out

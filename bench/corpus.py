@@ -31,6 +31,7 @@ import sys
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 from harness import BenchError
 
@@ -157,22 +158,16 @@ def load_or_build(
         "copies": copies,
         "target": target,
     }
-    if not rebuild and os.path.isdir(path):
-        try:
-            with open(manifest, encoding="utf-8") as f:
-                saved = json.load(f)
-        except (OSError, ValueError):
-            saved = None
-        if isinstance(saved, dict) and {k: saved.get(k) for k in wanted} == wanted:
-            return Tree(
-                path,
-                list(interpreters),
-                copies,
-                target,
-                count(path),  # counted afresh: the tree is what it is now
-                dict(saved["compile_errors"]),
-            )
-        print("bench: tree missing or built differently: rebuilding", file=sys.stderr)
+    saved = None if rebuild else _matching_manifest(path, manifest, wanted, "tree")
+    if saved is not None:
+        return Tree(
+            path,
+            list(interpreters),
+            copies,
+            target,
+            count(path),  # counted afresh: the tree is what it is now
+            dict(saved["compile_errors"]),
+        )
     if os.path.lexists(manifest):
         os.remove(manifest)  # until the new tree is complete
     tree = build(path, interpreters, copies, target)
@@ -180,6 +175,23 @@ def load_or_build(
     with open(manifest, "w", encoding="utf-8") as f:
         json.dump(data, f, indent=1)
     return tree
+
+
+def _matching_manifest(
+    path: str, manifest: str, wanted: Mapping[str, object], what: str
+) -> dict[str, Any] | None:
+    """The saved manifest of the tree at ``path`` if it was built as ``wanted`` says."""
+    if not os.path.isdir(path):
+        return None
+    try:
+        with open(manifest, encoding="utf-8") as f:
+            saved = json.load(f)
+    except (OSError, ValueError):
+        saved = None
+    if isinstance(saved, dict) and {k: saved.get(k) for k in wanted} == wanted:
+        return saved
+    print(f"bench: {what} missing or built differently: rebuilding", file=sys.stderr)
+    return None
 
 
 def build(path: str, interpreters: Sequence[Interp], copies: int, target: str) -> Tree:
@@ -291,20 +303,14 @@ class Copies:
 
 
 def load_or_build_copies(bench_root: str, python: str, copies: int, target: str) -> Copies:
-    """``TREE/copy-N/<the stdlib>`` for the target: what the issue's one- and four-copy rows
-    measure (``copy-1`` alone is the one-copy tree). Cached like the large tree."""
+    """``TREE/copy-N/<the stdlib>`` for the target: the one- and four-copy rows of the table
+    of targets (``copy-1`` alone is the one-copy tree). Cached like the large tree."""
     path = os.path.join(bench_root, COPIES_NAME)
     manifest = path + ".json"  # the clean section keys its work copy on this file
     wanted = {"format": COPIES_FORMAT, "copies": copies, "target": target}
-    if os.path.isdir(path):
-        try:
-            with open(manifest, encoding="utf-8") as f:
-                saved = json.load(f)
-        except (OSError, ValueError):
-            saved = None
-        if isinstance(saved, dict) and {k: saved.get(k) for k in wanted} == wanted:
-            return Copies(path, copies, target, count(path), int(saved["removed"]))
-        print("bench: stdlib copies missing or built differently: rebuilding", file=sys.stderr)
+    saved = _matching_manifest(path, manifest, wanted, "stdlib copies")
+    if saved is not None:
+        return Copies(path, copies, target, count(path), int(saved["removed"]))
     if os.path.lexists(manifest):
         os.remove(manifest)
     if os.path.lexists(path):

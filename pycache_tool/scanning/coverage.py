@@ -81,25 +81,19 @@ class Tally:
     def coverage(self) -> list[Coverage]:
         return [Coverage(name, sources, fresh) for name, (sources, fresh) in self._counts.items()]
 
-    def take(self) -> tuple[list[tuple[Any, ...]], list[list[int]]]:
+    def take(self) -> tuple[list[dict[str, Any]], list[list[int]]]:
         """What this tally counted since it was last taken, as marshal takes it, and it starts
         again from nothing: a scan's helper sends it with each of its directories' records."""
-        needs = [
-            (need.source, need.size, need.cache, need.target, need.level, to_row(need.record))
-            for need in self.needs
-        ]
+        needs = [{**need._asdict(), "record": to_row(need.record)} for need in self.needs]
         self.needs.clear()
         counts = list(self._counts.values())
         self._counts = {name: [0, 0] for name in self._counts}
         return needs, counts
 
-    def give(self, taken: tuple[list[tuple[Any, ...]], list[list[int]]]) -> None:
+    def give(self, taken: tuple[list[dict[str, Any]], list[list[int]]]) -> None:
         """Add what a helper's tally took, in the parent's scan."""
         needs, counts = taken
-        self.needs += [
-            Need(source=s, size=n, cache=c, target=t, level=lv, record=from_row(r))
-            for s, n, c, t, lv, r in needs
-        ]
+        self.needs += [Need(**{**need, "record": from_row(need["record"])}) for need in needs]
         for total, (sources, fresh) in zip(self._counts.values(), counts):
             total[0] += sources
             total[1] += fresh

@@ -154,13 +154,9 @@ def test_require_fresh_for_a_tag_target(tmp_path: Path, capsys: pytest.CaptureFi
     assert "cpython-38 (target)" not in out  # no 3.8 caches exist, so no row for it
 
 
-def test_tracked_bytecode(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_tracked_bytecode(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     if shutil.which("git") is None:
         pytest.skip("git is not installed")
-    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
-    monkeypatch.setenv("HOME", str(tmp_path))
     repo = tmp_path / "repo"
     compile_here(write(repo / "m.py", "M = 1\n"))
     git = ["git", "-C", str(repo)]

@@ -461,8 +461,6 @@ def test_removing_tracked_bytecode_says_how_to_untrack_it(
     """git status would show the removed cache as deleted: clean warns and gives the command."""
     if shutil.which("git") is None:
         pytest.skip("git is not installed")
-    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
-    monkeypatch.setenv("HOME", str(tmp_path))
     repo = tmp_path / "repo"
     tracked = compile_here(write(repo / "m.py", "M = 1\n"))
     untracked = compile_here(write(repo / "n.py", "N = 1\n"))

@@ -1,0 +1,192 @@
+"""The compile cache's entries: the key, the file format, and reading and writing one entry.
+
+Shared by the tool and the compile worker, which loads this file inside the *target*
+interpreter: standard library only, valid Python 3.8.
+
+An entry holds a module's template (``relocate.py``): its marshal data with a placeholder file
+name, which a compile at any path turns into that path's pyc body. The key is what the
+template depends on, and nothing else:
+
+- the source's bytes (their SHA-256; never an mtime);
+- the target interpreter: implementation, full version string (with its build), cache tag,
+  magic number and marshal version (``identity()``);
+- the optimization level;
+- the cache's format (the ``v1`` directory).
+
+Not in the key, because the template does not depend on them: the invalidation mode and the
+source's mtime and size (the 16-byte header is written for each tree from its own source), and
+the file name recorded in the code objects (``--strip-prefix``, ``--prepend-prefix`` or the
+source's path: put in place at each write).
+
+Layout: ``DIR/v1/<tag>-<identity hash>/<2 hex>/<62 hex>.<level>``, one directory per
+interpreter. An entry file is a header (magic, key, SHA-256 checksum, the placeholder's offset
+and length, the body's size) and the body. It is written to a temp file in its own directory
+and renamed into place, so a reader sees the whole entry or none; the checksum is verified
+before every use, so a truncated, flipped or foreign file is never used (nor fsync needed: a
+crash that leaves a short file leaves a damaged entry, which is replaced). Nothing here locks:
+two writers of one key write the same bytes, and the last rename wins.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import marshal
+import os
+import re
+import socket
+import stat
+import struct
+import sys
+import time
+
+LAYOUT = "v1"
+TEMP_PREFIX = ".tmp."
+MAGIC = b"PCTC\x00\x01\r\n"
+HEADER = struct.Struct("<8s32s32sIII")  # magic, key, checksum, offset, length, size
+TOUCH_AFTER = 3600.0  # seconds: a hit refreshes an entry's mtime (its last use) at most this often
+_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+_READ = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | _CLOEXEC
+_CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | _CLOEXEC
+
+
+class Damaged(Exception):
+    """An entry that must not be used: truncated, corrupted, foreign, or not a file."""
+
+
+def identity() -> dict[str, object]:
+    """What names this interpreter in the key (run inside the target)."""
+    import importlib.util
+
+    return {
+        "implementation": sys.implementation.name,
+        "version": sys.version,
+        "tag": sys.implementation.cache_tag,
+        "magic": importlib.util.MAGIC_NUMBER.hex(),
+        "marshal": marshal.version,
+    }
+
+
+def identity_name(info: dict[str, object]) -> str:
+    """The interpreter's directory in the cache: its tag, then a hash of its whole identity."""
+    tag = re.sub(r"[^A-Za-z0-9._-]", "_", str(info.get("tag")))
+    digest = hashlib.sha256(json.dumps(info, sort_keys=True).encode("utf-8")).hexdigest()
+    return f"{tag}-{digest[:16]}"
+
+
+def entry_key(name: str, level: int, digest: bytes) -> bytes:
+    """The key an entry carries: a file moved to another name or directory does not match."""
+    text = f"pycache-tool cache {LAYOUT}\0{name}\0{level}\0".encode()
+    return hashlib.sha256(text + digest).digest()
+
+
+def encode(key: bytes, template: tuple[bytes, int, int]) -> bytes:
+    body, offset, length = template
+    fields = struct.pack("<III", offset, length, len(body))
+    checksum = hashlib.sha256(key + fields + body).digest()
+    return MAGIC + key + checksum + fields + body
+
+
+def decode(data: bytes, key: bytes) -> tuple[bytes, int, int]:
+    """The template in an entry's bytes, after every check; else Damaged."""
+    if len(data) < HEADER.size:
+        raise Damaged("shorter than its header")
+    magic, found, checksum, offset, length, size = HEADER.unpack_from(data)
+    if magic != MAGIC:
+        raise Damaged("not an entry of this format")
+    if found != key:
+        raise Damaged("an entry of another key")
+    if len(data) != HEADER.size + size:
+        raise Damaged("truncated" if len(data) < HEADER.size + size else "trailing bytes")
+    body = data[HEADER.size :]
+    if hashlib.sha256(key + data[HEADER.size - 12 : HEADER.size] + body).digest() != checksum:
+        raise Damaged("checksum mismatch")
+    if not (0 < length and offset + length <= size):
+        raise Damaged("placeholder outside the body")
+    return body, offset, length
+
+
+class Store:
+    """One interpreter's entries in the cache directory ``root``."""
+
+    def __init__(self, root: str, name: str) -> None:
+        self.root = root
+        self.name = name
+        self.directory = os.path.join(root, LAYOUT, name)
+
+    def path(self, digest: bytes, level: int) -> str:
+        text = digest.hex()
+        return os.path.join(self.directory, text[:2], f"{text[2:]}.{level}")
+
+    def get(self, digest: bytes, level: int) -> tuple[bytes, int, int] | None:
+        """The verified template of this source and level; None if there is none.
+
+        Raises Damaged for an entry that fails a check, OSError when the cache cannot be read.
+        """
+        path = self.path(digest, level)
+        try:
+            fd = os.open(path, _READ)
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            if exc.errno == getattr(os, "ELOOP", None) or os.path.islink(path):
+                raise Damaged("a symlink") from None
+            raise
+        try:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):
+                raise Damaged("not a regular file")
+            chunks = []
+            while True:
+                chunk = os.read(fd, max(st.st_size + 1, 65536))
+                if not chunk:
+                    break
+                chunks.append(chunk)
+            template = decode(b"".join(chunks), entry_key(self.name, level, digest))
+            if time.time() - st.st_mtime > TOUCH_AFTER:
+                try:  # its last use, for prune; a read-only cache is still of use
+                    os.utime(fd)
+                except OSError:
+                    pass
+            return template
+        finally:
+            os.close(fd)
+
+    def put(self, digest: bytes, level: int, template: tuple[bytes, int, int]) -> None:
+        """Store a template: a temp file in the entry's directory, renamed into place."""
+        path = self.path(digest, level)
+        data = encode(entry_key(self.name, level, digest), template)
+        directory = os.path.dirname(path)
+        # Unique on every machine that shares the directory; no lock is ever taken.
+        temp = os.path.join(directory, f"{TEMP_PREFIX}{temp_owner()}.{os.urandom(4).hex()}")
+        try:
+            fd = os.open(temp, _CREATE, 0o666)
+        except FileNotFoundError:
+            os.makedirs(directory, exist_ok=True)
+            fd = os.open(temp, _CREATE, 0o666)
+        try:
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view) :]
+            finally:
+                os.close(fd)
+            os.replace(temp, path)
+        except BaseException:
+            try:
+                os.unlink(temp)
+            except OSError:
+                pass
+            raise
+
+
+def temp_owner() -> str:
+    """Who writes a temp file: host and process, so that prune can tell a live writer's."""
+    host = re.sub(r"[^A-Za-z0-9-]", "_", socket.gethostname())[:64] or "host"
+    return f"{host}.{os.getpid()}"
+
+
+if __name__ == "__main__":
+    # `python cache.py`: the identity of this interpreter, for a dry run of compile --cache.
+    info = identity()
+    print(json.dumps({"name": identity_name(info), "identity": info}))

@@ -19,14 +19,15 @@ from pycache_tool import __version__
 from pycache_tool.cli.options import EXIT_CODES
 from pycache_tool.errors import ExitCode, PycacheToolError, Terminated
 
-# name -> (its module under pycache_tool.cli, its function), in help order. Each module's
-# EXIT_CODES are its help's epilog.
+# name -> (its module under pycache_tool.cli, its function, or its typer group of commands),
+# in help order. Each module's EXIT_CODES are its help's epilog.
 COMMANDS = {
     "audit": ("audit", "audit"),
     "clean": ("clean", "clean"),
     "compile": ("compile", "compile_command"),
     "doctor": ("doctor", "doctor"),
     "importtime": ("importtime", "importtime"),
+    "cache": ("cache", "app"),
 }
 
 
@@ -45,7 +46,11 @@ def make_app(names: Sequence[str] = tuple(COMMANDS)) -> typer.Typer:
     for name in names:
         module_name, function = COMMANDS[name]
         module = importlib.import_module(f"pycache_tool.cli.{module_name}")
-        app.command(name, epilog=module.EXIT_CODES)(getattr(module, function))
+        command = getattr(module, function)
+        if isinstance(command, typer.Typer):
+            app.add_typer(command, name=name)
+        else:
+            app.command(name, epilog=module.EXIT_CODES)(command)
     app.callback()(_main)
     return app
 

@@ -174,7 +174,33 @@ CompileQuietOpt = Annotated[
 DryRunOpt = Annotated[
     bool,
     typer.Option(
-        "--dry-run", "-n", help="List what would be compiled (missing, stale); write nothing."
+        "--dry-run",
+        "-n",
+        help="List what would be compiled (missing, stale), and what the compile cache holds;"
+        " write nothing.",
+    ),
+]
+CacheOpt = Annotated[
+    Optional[str],
+    typer.Option(
+        "--cache",
+        metavar="DIR",
+        help="Compile each distinct source once: keep what is compiled in DIR and take what"
+        " DIR holds (default: $PYCACHE_TOOL_CACHE; none).",
+        show_default=False,
+    ),
+]
+NoCacheOpt = Annotated[
+    bool, typer.Option("--no-cache", help="Use no compile cache, not even $PYCACHE_TOOL_CACHE.")
+]
+CacheMaxSizeOpt = Annotated[
+    Optional[str],
+    typer.Option(
+        "--cache-max-size",
+        metavar="SIZE",
+        help="After the run, prune the compile cache to SIZE (500M, 2G), least recently used"
+        " first.",
+        show_default=False,
     ),
 ]
 
@@ -197,6 +223,9 @@ def compile_command(
     max_depth: MaxDepthOpt = None,
     from_file: FromFileOpt = None,
     hardlink_dupes: HardlinkDupesOpt = False,
+    cache: CacheOpt = None,
+    no_cache: NoCacheOpt = False,
+    cache_max_size: CacheMaxSizeOpt = None,
     dry_run: DryRunOpt = False,
     deep: Annotated[
         bool,
@@ -232,6 +261,7 @@ def compile_command(
         paths = [] if (site_packages or stdlib or from_file is not None) else ["."]
     # compile takes no --tag: a tag names caches to look for, not an interpreter to run.
     chosen = chosen._replace(tags=[])
+    cache_dir, max_size = _cache_options(cache, no_cache, cache_max_size)
     options = Options(
         levels=tuple(optimize) if optimize else None,
         invalidation_mode=invalidation_mode.value if invalidation_mode else None,
@@ -251,6 +281,8 @@ def compile_command(
         max_depth=max_depth,
         hardlink_dupes=hardlink_dupes,
         helper=True,  # a large tree is planned in two processes
+        cache=cache_dir,
+        cache_max_size=max_size,
     )
     chosen_targets = targets(chosen, timeout) or [interpreters.current()]
     bar = ProgressBar() if show_progress() and not (dry_run or quiet) else None
@@ -259,6 +291,8 @@ def compile_command(
     finally:
         if bar is not None:
             bar.clear()
+    if result.cache is not None and result.cache.warning:
+        print(f"pycache-tool: warning: {result.cache.warning}", file=sys.stderr)
     if output is OutputFormat.json:
         sys.stdout.write(compile_json(result))
     else:
@@ -295,3 +329,22 @@ def paths_from(name: str) -> list[str]:
         raise UsageError(f"--from-file {name}: {describe(exc)}") from None
     lines = (line[:-1] if line.endswith(b"\r") else line for line in data.split(b"\n"))
     return [os.fsdecode(line) for line in lines if line]
+
+
+def _cache_options(
+    cache: Optional[str], no_cache: bool, max_size: Optional[str]
+) -> tuple[Optional[str], Optional[int]]:
+    """The compile cache's directory (the option, else $PYCACHE_TOOL_CACHE; none with
+    --no-cache) and the size to prune it to."""
+    if cache is not None and no_cache:
+        raise UsageError("--cache and --no-cache exclude each other")
+    if cache == "":
+        raise UsageError("--cache needs a directory")
+    directory = None if no_cache else cache or os.environ.get("PYCACHE_TOOL_CACHE") or None
+    if max_size is None:
+        return directory, None
+    if directory is None:
+        raise UsageError("--cache-max-size needs a cache: --cache DIR or PYCACHE_TOOL_CACHE")
+    from pycache_tool.compile.cachedir import parse_size
+
+    return directory, parse_size(max_size)

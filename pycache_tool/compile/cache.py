@@ -4,7 +4,8 @@ Shared by the tool and the compile worker, which loads this file inside the *tar
 interpreter: standard library only, valid Python 3.8.
 
 An entry holds a module's template (``relocate.py``): its marshal data with a placeholder file
-name, which a compile at any path turns into that path's pyc body. The key is what the
+name, which a compile at any path turns into that path's pyc body; and the warnings the
+compiler gave (a hit reports them as a compile would). The key is what the
 template depends on, and nothing else:
 
 - the source's bytes (their SHA-256; never an mtime);
@@ -20,7 +21,7 @@ source's path: put in place at each write).
 
 Layout: ``DIR/v1/<tag>-<identity hash>/<2 hex>/<62 hex>.<level>``, one directory per
 interpreter. An entry file is a header (magic, key, SHA-256 checksum, the placeholder's offset
-and length, the body's size) and the body. It is written to a temp file in its own directory
+and length, the sizes of the body and of the warnings) and the body, then the warnings (JSON). It is written to a temp file in its own directory
 and renamed into place, so a reader sees the whole entry or none; the checksum is verified
 before every use, so a truncated, flipped or foreign file is never used (nor fsync needed: a
 crash that leaves a short file leaves a damaged entry, which is replaced). Nothing here locks:
@@ -39,11 +40,13 @@ import stat
 import struct
 import sys
 import time
+from typing import Any
 
 LAYOUT = "v1"
 TEMP_PREFIX = ".tmp."
+IDENTITY = "identity.json"  # beside an interpreter's entries: what its directory name stands for
 MAGIC = b"PCTC\x00\x01\r\n"
-HEADER = struct.Struct("<8s32s32sIII")  # magic, key, checksum, offset, length, size
+HEADER = struct.Struct("<8s32s32sIIII")  # magic, key, checksum, offset, length, sizes
 TOUCH_AFTER = 3600.0  # seconds: a hit refreshes an entry's mtime (its last use) at most this often
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 _READ = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | _CLOEXEC
@@ -80,30 +83,38 @@ def entry_key(name: str, level: int, digest: bytes) -> bytes:
     return hashlib.sha256(text + digest).digest()
 
 
-def encode(key: bytes, template: tuple[bytes, int, int]) -> bytes:
+def encode(key: bytes, template: tuple[bytes, int, int], said: list[Any]) -> bytes:
+    """An entry's bytes: the template, and the warnings its compile gave."""
     body, offset, length = template
-    fields = struct.pack("<III", offset, length, len(body))
-    checksum = hashlib.sha256(key + fields + body).digest()
-    return MAGIC + key + checksum + fields + body
+    extra = json.dumps(said).encode("ascii")
+    fields = struct.pack("<IIII", offset, length, len(body), len(extra))
+    checksum = hashlib.sha256(key + fields + body + extra).digest()
+    return MAGIC + key + checksum + fields + body + extra
 
 
-def decode(data: bytes, key: bytes) -> tuple[bytes, int, int]:
-    """The template in an entry's bytes, after every check; else Damaged."""
+def decode(data: bytes, key: bytes) -> tuple[bytes, int, int, list[Any]]:
+    """The template and warnings in an entry's bytes, after every check; else Damaged."""
     if len(data) < HEADER.size:
         raise Damaged("shorter than its header")
-    magic, found, checksum, offset, length, size = HEADER.unpack_from(data)
+    magic, found, checksum, offset, length, size, extra = HEADER.unpack_from(data)
     if magic != MAGIC:
         raise Damaged("not an entry of this format")
     if found != key:
         raise Damaged("an entry of another key")
-    if len(data) != HEADER.size + size:
-        raise Damaged("truncated" if len(data) < HEADER.size + size else "trailing bytes")
-    body = data[HEADER.size :]
-    if hashlib.sha256(key + data[HEADER.size - 12 : HEADER.size] + body).digest() != checksum:
+    if len(data) != HEADER.size + size + extra:
+        raise Damaged("truncated" if len(data) < HEADER.size + size + extra else "trailing bytes")
+    rest = data[HEADER.size :]
+    if hashlib.sha256(key + data[HEADER.size - 16 : HEADER.size] + rest).digest() != checksum:
         raise Damaged("checksum mismatch")
     if not (0 < length and offset + length <= size):
         raise Damaged("placeholder outside the body")
-    return body, offset, length
+    try:
+        said = json.loads(rest[size:])
+    except ValueError:
+        raise Damaged("warnings that are not JSON") from None
+    if not isinstance(said, list):
+        raise Damaged("warnings that are not a list")
+    return rest[:size], offset, length, said
 
 
 class Store:
@@ -118,8 +129,12 @@ class Store:
         text = digest.hex()
         return os.path.join(self.directory, text[:2], f"{text[2:]}.{level}")
 
-    def get(self, digest: bytes, level: int) -> tuple[bytes, int, int] | None:
-        """The verified template of this source and level; None if there is none.
+    def get(
+        self, digest: bytes, level: int, touch: bool = True
+    ) -> tuple[bytes, int, int, list[Any]] | None:
+        """The verified entry of this source and level (template and warnings); None if there
+        is none. ``touch``:
+        mark it used (its mtime, at most every TOUCH_AFTER seconds), for prune.
 
         Raises Damaged for an entry that fails a check, OSError when the cache cannot be read.
         """
@@ -143,7 +158,7 @@ class Store:
                     break
                 chunks.append(chunk)
             template = decode(b"".join(chunks), entry_key(self.name, level, digest))
-            if time.time() - st.st_mtime > TOUCH_AFTER:
+            if touch and time.time() - st.st_mtime > TOUCH_AFTER:
                 try:  # its last use, for prune; a read-only cache is still of use
                     os.utime(fd)
                 except OSError:
@@ -152,10 +167,21 @@ class Store:
         finally:
             os.close(fd)
 
-    def put(self, digest: bytes, level: int, template: tuple[bytes, int, int]) -> None:
-        """Store a template: a temp file in the entry's directory, renamed into place."""
+    def put(
+        self, digest: bytes, level: int, template: tuple[bytes, int, int], said: list[Any]
+    ) -> None:
+        """Store a template and its compile's warnings: a temp file in the entry's directory,
+        renamed into place."""
         path = self.path(digest, level)
-        data = encode(entry_key(self.name, level, digest), template)
+        self._write(path, encode(entry_key(self.name, level, digest), template, said))
+
+    def describe(self, info: dict[str, object]) -> None:
+        """Say what this directory's name stands for (for ``cache info``), once."""
+        path = os.path.join(self.directory, IDENTITY)
+        if not os.path.exists(path):
+            self._write(path, json.dumps(info, sort_keys=True).encode("utf-8"))
+
+    def _write(self, path: str, data: bytes) -> None:
         directory = os.path.dirname(path)
         # Unique on every machine that shares the directory; no lock is ever taken.
         temp = os.path.join(directory, f"{TEMP_PREFIX}{temp_owner()}.{os.urandom(4).hex()}")

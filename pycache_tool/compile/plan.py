@@ -25,6 +25,7 @@ from typing import Literal, NamedTuple
 from pycache_tool.bytecode import interpreters
 from pycache_tool.bytecode.interpreters import Interpreter, version_key
 from pycache_tool.bytecode.pyc import INVALIDATION_MODES, Invalidation
+from pycache_tool.compile import cachedir
 from pycache_tool.compile.pool import Outcome, Pool, Progress, Task
 from pycache_tool.compile.sources import baked_path, renamed, split_paths, walks
 from pycache_tool.errors import UsageError
@@ -67,6 +68,8 @@ class Options:
     max_depth: int | None = None  # levels of directories below each PATH (compileall's -r)
     hardlink_dupes: bool = False  # a source's levels with the same bytes share one file
     helper: bool = False  # plan a large tree in two processes (Scan's helper): the CLI's choice
+    cache: str | None = None  # the compile cache's directory (cache.py); None: none
+    cache_max_size: int | None = None  # prune the cache to this many bytes after the run
 
 
 class CompileError(NamedTuple):
@@ -103,7 +106,10 @@ class TargetResult:
     # The standard library's files broken on purpose (KNOWN_BAD), with --stdlib: not compiled,
     # and not counted among ``sources``.
     left_out: list[Need] = field(default_factory=list)
-    compiled: int = 0
+    compiled: int = 0  # caches written, from_cache of them with the compile cache's entries
+    from_cache: int = 0
+    damaged: int = 0  # entries of the compile cache found damaged (compiled again, replaced)
+    cached: set[str] = field(default_factory=set)  # dry run: the planned caches it would hit
     errors: list[CompileError] = field(default_factory=list)
     warnings: list[CompileWarning] = field(default_factory=list)
     unreadable: list[Record] = field(default_factory=list)  # what the walk could not read
@@ -119,6 +125,7 @@ class CompileResult:
     targets: list[TargetResult]
     unmatched_excludes: list[str] = field(default_factory=list)  # matched nothing anywhere
     roots: list[str] = field(default_factory=list)  # every root walked, for every target
+    cache: cachedir.Use | None = None
 
     @property
     def errors(self) -> list[CompileError]:
@@ -232,6 +239,7 @@ def compile_trees(
                     f"--strip-prefix {options.strip_prefix} is not a prefix of {outside[0]}"
                 )
         plans.append((target, roots, site if not options.site_packages else [], stdlib))
+    use = cachedir.use(options.cache, options.dry_run) if options.cache else None
     results = []
     unmatched = set(options.check_excludes)
     for target, roots, site_left_out, stdlib in plans:
@@ -246,16 +254,42 @@ def compile_trees(
             unmatched,
             strip,
         )
+        if options.dry_run and use is not None and use.active and result.planned:
+            _peek(result, use, options.timeout)
         if not options.dry_run and result.planned:
             started = time.perf_counter()
-            _run(result, mode, options, strip, progress)
+            _run(result, mode, options, strip, progress, use)
             result.seconds = time.perf_counter() - started
         results.append(result)
     every_root = list(dict.fromkeys(r for result in results for r in result.roots))
     unmatched_in_order = [p for p in options.check_excludes if p in unmatched]
+    if use is not None and use.active and not options.dry_run:
+        cachedir.record_run(use.directory, [_counts(r) for r in results])
+        if options.cache_max_size is not None:
+            use.pruned = cachedir.prune(use.directory, options.cache_max_size)
     return CompileResult(
-        mode, options.dry_run, options.force, results, unmatched_in_order, every_root
+        mode, options.dry_run, options.force, results, unmatched_in_order, every_root, use
     )
+
+
+def _peek(result: TargetResult, use: cachedir.Use, timeout: float | None) -> None:
+    """Dry run: which planned caches the compile cache holds verified entries for."""
+    assert result.target.executable is not None
+    name = cachedir.identity_of(result.target.executable, timeout)
+    result.cached = cachedir.holds(use.directory, name, result.planned)
+
+
+def _counts(result: TargetResult) -> dict[str, object]:
+    """A target's part of a run record (``cache info`` shows them)."""
+    return {
+        "target": result.target.name,
+        "written": result.compiled,
+        "from_cache": result.from_cache,
+        "compiled": result.compiled - result.from_cache,
+        "damaged": result.damaged,
+        "failed": len(result.errors),
+        "seconds": round(result.seconds, 3),
+    }
 
 
 def _plan(
@@ -340,6 +374,7 @@ def _run(
     options: Options,
     strip: str | None,
     progress: Progress | None,
+    use: cachedir.Use | None,
 ) -> None:
     """Write ``result.planned`` in a pool of the target's processes; fill in the outcome."""
     target = result.target
@@ -360,10 +395,13 @@ def _run(
         jobs=options.jobs,
         timeout=options.timeout,
         progress=progress,
+        cache=use.directory if use is not None and use.active else None,
     )
     result.workers = pool.jobs
     for need, outcome in zip(result.planned, pool.run()):
         _record(result, need, outcome)
+        if outcome.cache_error and use is not None:
+            use.fail(outcome.cache_error)
 
 
 def _dupes(
@@ -386,8 +424,11 @@ def _record(result: TargetResult, need: Need, outcome: Outcome) -> None:
     result.warnings.extend(
         CompileWarning(need.source, result.target.name, need.level, *w) for w in outcome.warnings
     )
+    if outcome.cache == "damaged":
+        result.damaged += 1
     if outcome.kind == "ok":
         result.compiled += 1
+        result.from_cache += outcome.cache == "hit"
     elif outcome.kind == "skipped":
         result.skipped.append(need._replace(blocked=outcome.message))
     else:

@@ -66,6 +66,8 @@ class Outcome(NamedTuple):
     line: int | None = None
     column: int | None = None
     warnings: tuple[Warned, ...] = ()
+    cache: str | None = None  # with a compile cache: "hit", "miss" or "damaged"
+    cache_error: str = ""  # the cache failed (the worker goes on without it)
 
 
 class _Answer(NamedTuple):
@@ -89,7 +91,7 @@ def _parse(line: bytes) -> Literal["ready"] | _Answer | None:
     ident, kind = doc.get("id"), doc.get("outcome")
     if not isinstance(ident, int) or kind not in _KINDS:
         return None
-    line_no, column = doc.get("line"), doc.get("column")
+    line_no, column, cache = doc.get("line"), doc.get("column"), doc.get("cache")
     warned = doc.get("warnings")
     return _Answer(
         ident,
@@ -103,6 +105,8 @@ def _parse(line: bytes) -> Literal["ready"] | _Answer | None:
                 for w in (warned if isinstance(warned, list) else ())
                 if isinstance(w, list) and len(w) == 3
             ),
+            cache if cache in ("hit", "miss", "damaged") else None,
+            str(doc.get("cache_error", "")),
         ),
     )
 
@@ -114,14 +118,14 @@ def _number(value: object) -> int | None:
 class _Worker:
     """One process of the target interpreter, and the tasks it has been handed."""
 
-    def __init__(self, executable: str, mode: str) -> None:
+    def __init__(self, executable: str, mode: str, cache: str | None) -> None:
         env = dict(os.environ)
         # Set and frozenset constants are marshalled in hash order before 3.11: a fixed seed
         # makes hash-based pycs byte-identical from run to run (bpo-37596).
         env["PYTHONHASHSEED"] = "0"
         env["PYTHONDONTWRITEBYTECODE"] = "1"
         self.proc = subprocess.Popen(
-            [executable, "-s", "-B", WORKER, mode],
+            [executable, "-s", "-B", WORKER, mode, *([cache] if cache else [])],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -182,7 +186,7 @@ def _cpu_count() -> int:
 class Pool:
     """Compile ``tasks`` in up to ``jobs`` processes of ``executable``; ``run`` returns one
     Outcome per task, in the tasks' order. ``timeout``: seconds a worker may spend on one
-    file (None: no limit)."""
+    file (None: no limit). ``cache``: the compile cache's directory, ready for use."""
 
     def __init__(
         self,
@@ -194,8 +198,10 @@ class Pool:
         jobs: int | None,
         timeout: float | None,
         progress: Progress | None = None,
+        cache: str | None = None,
     ) -> None:
         self.name = name
+        self.cache = cache
         self.executable = executable
         self.mode = mode
         self.tasks = tasks
@@ -240,7 +246,7 @@ class Pool:
 
     def _spawn(self) -> None:
         try:
-            worker = _Worker(self.executable, self.mode)
+            worker = _Worker(self.executable, self.mode, self.cache)
         except OSError as exc:
             message = f"cannot start a {self.name} worker: {exc.strerror or exc}"
             while self.queue:

@@ -3,7 +3,8 @@
 It imports nothing from pycache_tool (the target may not have it installed), only the
 standard library, and must stay valid Python 3.8: no newer syntax, no runtime generics.
 
-Protocol, over its stdin and stdout (one JSON document per line, ASCII):
+Started as ``worker.py MODE [CACHE_DIR]``. Protocol, over its stdin and stdout (one JSON
+document per line, ASCII):
 - on start it writes ``{"ready": true, "magic": M, "tag": T}``;
 - the parent writes batches: a list of tasks ``{"id", "source", "dfile", "level", "anchor",
   "dirs", "create", "name", "dupes"}``: compile ``source`` into the file ``name`` of the
@@ -14,7 +15,9 @@ Protocol, over its stdin and stdout (one JSON document per line, ASCII):
   file it is working on (and whom to blame if it dies or hangs): ``{"id", "outcome",
   "warnings"}`` with outcome "ok", "syntax" (with "message", "line", "column"), "io" or
   "skipped" (with "message"); "warnings" lists what the compiler warned of (SyntaxWarning,
-  DeprecationWarning), each ``[category, message, line]``;
+  DeprecationWarning), each ``[category, message, line]``; with a compile cache, also
+  "cache": "hit", "miss" or "damaged" (a damaged entry was found, compiled again and
+  replaced), and "cache_error" once, when the cache failed (the worker goes on without it);
 - end of input, SIGTERM, or a parent that went away: the worker exits after the file in hand.
 
 Every write is made inside a directory opened without following symlinks, reached from the
@@ -23,21 +26,44 @@ cache's temp file is created there with O_EXCL|O_NOFOLLOW and renamed into place
 that same directory. A symlink swapped in anywhere on the path after the scan cannot redirect
 a write: the task is skipped. A worker stopped at any point leaves the old cache or the new
 one, never half of one.
+
+Every pyc body comes out of ``relocate.place`` (the exact bytes, wherever an entry of the
+compile cache was filled) and every entry is read and written by ``cache.Store``: two modules
+beside this one, loaded by path under private names.
 """
 
 from __future__ import annotations  # annotations stay strings: 3.8 never evaluates them
 
 import errno
-import importlib._bootstrap_external as _external
+import hashlib
 import importlib.util
 import json
 import os
+import queue
 import signal
 import stat
 import sys
+import threading
 import warnings
 from collections.abc import Sequence
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+
+def _sibling(name: str) -> Any:
+    """A module beside this file, under a name no module of the target's own can have."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), name + ".py")
+    spec = importlib.util.spec_from_file_location("_pycache_tool_" + name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+if TYPE_CHECKING:
+    from pycache_tool.compile import cache, relocate
+else:
+    cache = _sibling("cache")
+    relocate = _sibling("relocate")
 
 _ATTEMPTS = 5
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
@@ -208,19 +234,7 @@ def _outcome(task: dict[str, Any], invalidation: str) -> dict[str, Any]:
         answer.update(outcome="io", message=_os_error(exc, source))
         return answer
     try:
-        # Whatever the environment's warning filters say: every warning is kept and reported
-        # (never shown here, never turned into an error).
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            try:
-                code = compile(
-                    data, task["dfile"] or source, "exec", dont_inherit=True, optimize=task["level"]
-                )
-            finally:
-                if caught:
-                    answer["warnings"] = [
-                        [w.category.__name__, str(w.message), w.lineno] for w in caught
-                    ]
+        pyc = _header(invalidation, data, st) + _body(task, data, answer)
     except SyntaxError as exc:  # also IndentationError, bad encodings
         message = f"{type(exc).__name__}: {exc.msg}"
         answer.update(outcome="syntax", message=message, line=exc.lineno, column=exc.offset)
@@ -229,15 +243,9 @@ def _outcome(task: dict[str, Any], invalidation: str) -> dict[str, Any]:
         message = f"{type(exc).__name__}: {exc}"
         answer.update(outcome="syntax", message=message, line=None, column=None)
         return answer
-    if invalidation == "timestamp":
-        pyc = _external._code_to_timestamp_pyc(code, st.st_mtime, st.st_size)  # type: ignore[attr-defined]
-    else:
-        checked = invalidation == "checked-hash"
-        source_hash = importlib.util.source_hash(data)
-        pyc = _external._code_to_hash_pyc(code, source_hash, checked)  # type: ignore[attr-defined]
     try:
         # The source's permissions, writable by its owner: importlib's own rule.
-        _write(task, bytes(pyc), st.st_mode | 0o200)
+        _write(task, pyc, st.st_mode | 0o200)
     except Skip as exc:
         answer.update(outcome="skipped", message=str(exc))
     except OSError as exc:  # named by the cache, never by its temp file
@@ -245,6 +253,121 @@ def _outcome(task: dict[str, Any], invalidation: str) -> dict[str, Any]:
     except Exception as exc:  # one bad file must not take the batch down
         answer.update(outcome="io", message=f"{type(exc).__name__}: {exc}")
     return answer
+
+
+def _header(invalidation: str, data: bytes, st: os.stat_result) -> bytes:
+    """The pyc's 16 bytes, from this tree's source (PEP 552)."""
+    if invalidation == "timestamp":
+        fields = (0, int(st.st_mtime) & 0xFFFFFFFF, st.st_size & 0xFFFFFFFF)
+        return importlib.util.MAGIC_NUMBER + b"".join(n.to_bytes(4, "little") for n in fields)
+    flags = 3 if invalidation == "checked-hash" else 1
+    source_hash: bytes = importlib.util.source_hash(data)
+    return importlib.util.MAGIC_NUMBER + flags.to_bytes(4, "little") + source_hash
+
+
+class _Cache:
+    """The compile cache as a worker uses it. Lookups are made in line; entries are written by
+    a thread of their own while the next file compiles (creating a file can cost more than a
+    small compile). The first failure ends its use in this worker, and is said once."""
+
+    def __init__(self, root: str) -> None:
+        info = cache.identity()
+        self.store = cache.Store(root, cache.identity_name(info))
+        self.broken = False
+        self.unsaid: str | None = None
+        self.queue: queue.Queue[tuple[bytes, int, Any, list[Any]] | None] = queue.Queue(32)
+        self.thread = threading.Thread(target=self._writer, daemon=True)
+        self.thread.start()
+        try:
+            self.store.describe(info)
+        except OSError:
+            pass  # a cache that cannot take it fails at the first entry, and says so there
+
+    def get(self, digest: bytes, level: int, answer: dict[str, Any]) -> Any:
+        """The verified entry of this source (template and warnings), or None; a damaged
+        entry is counted."""
+        if self.unsaid is not None:
+            answer["cache_error"], self.unsaid = self.unsaid, None
+        if self.broken:
+            return None
+        answer["cache"] = "miss"
+        try:
+            found = self.store.get(digest, level)
+        except cache.Damaged:
+            answer["cache"] = "damaged"
+            return None
+        except OSError as exc:
+            self.fail(exc)
+            return None
+        if found is not None:
+            answer["cache"] = "hit"
+        return found
+
+    def put(self, digest: bytes, level: int, template: Any, said: list[Any]) -> None:
+        """Keep a template, and the warnings its compile gave (a hit says them again)."""
+        if not self.broken:
+            self.queue.put((digest, level, template, said))
+
+    def _writer(self) -> None:
+        while True:
+            item = self.queue.get()
+            if item is None:
+                return
+            if not self.broken:
+                try:
+                    self.store.put(*item)
+                except OSError as exc:
+                    self.fail(exc)
+
+    def fail(self, exc: OSError) -> None:
+        if not self.broken:
+            self.broken = True
+            self.unsaid = f"{exc.strerror or exc}: {exc.filename or self.store.root}"
+
+    def close(self, drop: bool) -> None:
+        """Write what is queued (``drop``: stopped, so only the entry in hand), then end."""
+        if drop:
+            self.broken = True
+        self.queue.put(None)
+        self.thread.join()
+
+
+_caches: list[_Cache] = []  # the compile cache, when the worker was given one
+
+
+def _body(task: dict[str, Any], data: bytes, answer: dict[str, Any]) -> bytes:
+    """The pyc's marshal data: a template from the cache (with the warnings its compile gave)
+    or from a compile, put in place."""
+    where = task["dfile"] or task["source"]
+    level = task["level"]
+    digest = hashlib.sha256(data).digest()
+    found = _caches[0].get(digest, level, answer) if _caches else None
+    if found is not None:
+        try:
+            body: bytes = relocate.place(found[:3], where)
+        except ValueError:  # a whole entry around a template that lies
+            answer["cache"] = "damaged"
+        else:
+            if found[3]:
+                answer["warnings"] = found[3]
+            return body
+    # Whatever the environment's warning filters say: every warning is kept and reported
+    # (never shown here, never turned into an error).
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            code = compile(data, where, "exec", dont_inherit=True, optimize=level)
+        finally:
+            if caught:
+                answer["warnings"] = [
+                    [w.category.__name__, str(w.message), w.lineno] for w in caught
+                ]
+    template = relocate.template(code, f"<pycache-tool {digest.hex()}>")
+    if template is None:  # the source holds the placeholder: compiled for its place, not kept
+        return relocate.normalized(code, where)
+    if _caches:
+        _caches[0].put(digest, level, template, answer.get("warnings", []))
+    return relocate.place(template, where)
 
 
 def _os_error(exc: OSError, path: str) -> str:
@@ -276,6 +399,16 @@ def main() -> None:
     # Compiler warnings are caught around each compile() and reported; nothing else is shown.
     warnings.simplefilter("ignore")
     invalidation = sys.argv[1]
+    if len(sys.argv) > 2:
+        _caches.append(_Cache(sys.argv[2]))
+    try:
+        _serve(invalidation)
+    finally:
+        for used in _caches:
+            used.close(drop=bool(_stop))
+
+
+def _serve(invalidation: str) -> None:
     # A parent that dies is noticed within one file: its pipes close (an answer fails with
     # EPIPE, a read sees EOF) and, should a pipe outlive it, this process gets a new parent.
     parent = os.getppid()

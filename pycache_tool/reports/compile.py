@@ -14,7 +14,7 @@ from pycache_tool.compile.plan import (
     TargetResult,
     need_reason,
 )
-from pycache_tool.reports.common import SCHEMA, counted, show_path
+from pycache_tool.reports.common import SCHEMA, counted, show_path, size
 from pycache_tool.reports.style import paint
 
 
@@ -102,6 +102,7 @@ def compile_text(
                 out.append(
                     f"  {status:<11}{show_path(need.cache, cwd)}:"
                     f" {need_reason(need, result.mode, result.force)}"
+                    + ("; in the compile cache" if need.cache in target.cached else "")
                 )
     else:
         out += [paint(line, "red", color) for line in error_lines(result, cwd)]
@@ -109,6 +110,13 @@ def compile_text(
             out += _written(result, cwd)
         if not quiet:
             out += [_summary(target, result) for target in result.targets]
+            pruned = result.cache.pruned if result.cache is not None else None
+            if pruned is not None:
+                out.append(
+                    f"compile cache: pruned {counted(pruned.removed, 'entry', 'entries')}"
+                    f" ({size(pruned.freed)}), {counted(pruned.entries, 'entry', 'entries')}"
+                    f" ({size(pruned.size)}) left"
+                )
     if verbose:
         for target in result.targets:
             for source in _left_out_sources(target):
@@ -142,7 +150,8 @@ def _written(result: CompileResult, cwd: str) -> list[str]:
 def _summary(target: TargetResult, result: CompileResult) -> str:
     """One line per target, the same in a dry run and a real one: of the caches the target
     needs (``sources``), how many were (or would be) compiled, were already fresh, failed
-    or were skipped; these add up to the whole."""
+    or were skipped; these add up to the whole. With a compile cache, what is written comes
+    from the cache or is compiled."""
     name = target.target.name
     force = ", --force" if result.force else ""
     how = f"({_levels(target.levels)}, {result.mode}{force})"
@@ -152,6 +161,17 @@ def _summary(target: TargetResult, result: CompileResult) -> str:
             f"{name}: nothing to compile, {target.fresh} of {target.sources} caches"
             f" already fresh {how}"
         )
+    elif result.cache is not None:
+        verb = "would write" if result.dry_run else "wrote"
+        hits = len(target.cached) if result.dry_run else target.from_cache
+        line = (
+            f"{name}: {verb} {done} of {target.sources} caches {how}:"
+            f" {hits} from the compile cache, {done - hits} compiled"
+        )
+        if target.damaged:
+            line += f" ({counted(target.damaged, 'damaged entry', 'damaged entries')} replaced)"
+        if target.fresh:
+            line += f", {target.fresh} already fresh"
     else:
         verb = "would compile" if result.dry_run else "compiled"
         line = f"{name}: {verb} {done} of {target.sources} caches {how}"
@@ -187,6 +207,8 @@ def compile_json(result: CompileResult) -> str:
                 "fresh": target.fresh,
                 "planned": len(target.planned),
                 "compiled": target.compiled,
+                "from_cache": target.from_cache,
+                "cache_damaged": target.damaged,
                 "failed": len(target.errors),
                 "skipped": len(target.skipped),
                 "left_out": len(_left_out_sources(target)),
@@ -209,6 +231,7 @@ def compile_json(result: CompileResult) -> str:
                 "optimization": need.level,
                 "status": need.record.status.value,
                 "reason": need_reason(need, result.mode, result.force),
+                "cached": need.cache in target.cached,
             }
             for target in result.targets
             for need in sorted(target.planned, key=lambda n: (n.source, n.level))
@@ -260,13 +283,35 @@ def compile_json(result: CompileResult) -> str:
             for target in result.targets
             for record in target.unreadable
         ],
+        "cache": _cache_json(result),
         "summary": {
             "sources": sum(t.sources for t in result.targets),
             "fresh": sum(t.fresh for t in result.targets),
             "planned": sum(len(t.planned) for t in result.targets),
             "compiled": sum(t.compiled for t in result.targets),
+            "from_cache": sum(t.from_cache for t in result.targets),
             "failed": len(result.errors),
             "skipped": sum(len(t.skipped) for t in result.targets),
         },
     }
     return json.dumps(document, indent=1) + "\n"
+
+
+def _cache_json(result: CompileResult) -> dict[str, Any] | None:
+    use = result.cache
+    if use is None:
+        return None
+    pruned = use.pruned
+    return {
+        "directory": use.directory,
+        "used": use.warning is None,
+        "warning": use.warning,
+        "pruned": None
+        if pruned is None
+        else {
+            "removed": pruned.removed,
+            "freed": pruned.freed,
+            "entries": pruned.entries,
+            "size": pruned.size,
+        },
+    }

@@ -230,6 +230,7 @@ def test_skips_fresh_and_switches_modes(tmp_path: Path, capsys: pytest.CaptureFi
         "fresh": 6,
         "planned": 0,
         "compiled": 0,
+        "from_cache": 0,
         "failed": 0,
         "skipped": 0,
     }

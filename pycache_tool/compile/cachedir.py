@@ -122,6 +122,13 @@ def _is_ours(root: str) -> bool:
         return False
 
 
+def _others(path: str) -> list[str]:
+    """What a directory without our tag holds that is not ours: another compile may be making
+    it a cache right now (its tag's temp file, its first entries)."""
+    ours = {TAG_FILE, cache.LAYOUT, RUNS}
+    return [n for n in os.listdir(path) if n not in ours and not n.startswith(cache.TEMP_PREFIX)]
+
+
 def existing(root: str) -> str:
     """The absolute path of an existing cache directory (for info and prune); else CacheError."""
     path = os.path.abspath(root)
@@ -145,7 +152,7 @@ def prepare(root: str) -> str:
         raise CacheError("not a directory")
     try:
         if not _is_ours(path):
-            if os.listdir(path):
+            if _others(path):
                 raise CacheError(NOT_OURS)
             _write_atomic(os.path.join(path, TAG_FILE), TAG_TEXT.encode())
         # A write where entries go, as a worker would make it: a read-only or foreign-owned
@@ -168,7 +175,7 @@ def peek(root: str) -> str | None:
     if not os.path.isdir(path):
         raise CacheError("not a directory")
     try:
-        if not _is_ours(path) and os.listdir(path):
+        if not _is_ours(path) and _others(path):
             raise CacheError(NOT_OURS)
     except OSError as exc:
         raise CacheError(f"cannot read: {describe(exc)}") from None

@@ -28,6 +28,7 @@ from collections.abc import Sequence
 BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(BENCH_DIR)
 
+import cache_bench  # noqa: E402, F401 - registers its section
 import cleaning  # noqa: E402, F401 - registers its section
 import compile_bench  # noqa: E402, F401 - registers its sections
 import corpus  # noqa: E402 - the bench modules sit beside this script

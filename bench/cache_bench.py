@@ -219,6 +219,7 @@ def _build(ctx: Context, base: str, where: str) -> Section:
             "cache size against the pycs it holds (bytes; on disk):",
         ]
         for label, cache, root in (("WORK", same, work), ("TREE", whole, tree)):
+            _clear_caches(root)  # the floor's files too
             _, size, disk = _bytes(os.path.join(cache, "v1"))
             subprocess.run(
                 [*tool, "--cache", cache, root],

@@ -159,8 +159,11 @@ def prepare(root: str) -> str:
         # directory is found now, once, rather than by every worker.
         layout = os.path.join(path, cache.LAYOUT)
         os.makedirs(layout, exist_ok=True)
-        _write_atomic(os.path.join(layout, ".probe"), b"")
-        os.unlink(os.path.join(layout, ".probe"))
+        probe = os.path.join(
+            layout, f"{cache.TEMP_PREFIX}{cache.temp_owner()}.{os.urandom(4).hex()}"
+        )
+        os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+        os.unlink(probe)
     except OSError as exc:
         raise CacheError(f"cannot write: {describe(exc)}") from None
     return path

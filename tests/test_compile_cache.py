@@ -250,8 +250,8 @@ def _damage(path: Path, how: str, other: Path) -> None:
         os.mkfifo(path)
     elif how == "bad placeholder":  # a checksum that matches, around a template that lies
         key = data[8:40]
-        body, offset, length = cache.decode(data, key)
-        path.write_bytes(cache.encode(key, (body, offset + 1, length)))
+        body, offset, length, said = cache.decode(data, key)
+        path.write_bytes(cache.encode(key, (body, offset + 1, length), said))
     else:
         raise AssertionError(how)
 
@@ -301,10 +301,34 @@ def test_damage_in_the_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]
         _damage(path, "truncate", path)
     code, out, err = cli(capsys, "compile", "--cache", str(store), "-f", str(root))
     assert code == 0, err
-    assert "wrote 6 of 6 caches (level 0, timestamp): 4 from the compile cache, 2 compiled" in out
+    assert (
+        "wrote 6 of 6 caches (level 0, timestamp, --force): 4 from the compile cache, 2 compiled"
+        in out
+    )
     assert "(2 damaged entries replaced)" in out
     code, report = cli_json(capsys, "compile", "--cache", str(store), "-f", str(root))
     assert report["targets"][0]["from_cache"] == 6 and report["targets"][0]["cache_damaged"] == 0
+
+
+def test_a_hit_reports_the_warnings_its_compile_gave(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A source the compiler warns about: the run that takes it from the cache prints the same
+    warning, at the same line, as the run that compiled it."""
+    root = tmp_path / "proj"
+    write(root / "warns.py", "import re\n\nPATTERN = re.compile('\\d+')\nX = 1 is 1\n")
+    store = tmp_path / "cache"
+    outputs = []
+    for _ in range(2):
+        code, report = cli_json(capsys, "compile", "-f", "--cache", str(store), str(root))
+        assert code == 0
+        outputs.append((report["warnings"], report["summary"]["from_cache"]))
+    (cold, compiled), (warm, hits) = outputs
+    assert (compiled, hits) == (0, 1)
+    assert warm == cold and len(cold) == 2
+    assert {w["line"] for w in cold} == {3, 4}
+    code, out, err = cli(capsys, "compile", "-f", "--cache", str(store), str(root))
+    assert "warns.py:3: " in err + out and "warns.py:4: SyntaxWarning" in err + out
 
 
 # --- imports ---------------------------------------------------------------------------------
@@ -539,7 +563,7 @@ def test_dry_run_says_what_would_be_a_hit(
     tree = make_tree(tmp_path / "tree")
     store = tmp_path / "cache"
     code, out, err = cli(capsys, "compile", "-n", "--cache", str(store), str(tree))
-    assert code == 0 and "would compile 6 of 6 caches (level 0, timestamp), 0 from the" in out
+    assert code == 0 and "would write 6 of 6 caches (level 0, timestamp): 0 from the" in out
     assert not store.exists()
     run(tree, cache=str(store))
     copy = tmp_path / "copy"
@@ -550,7 +574,10 @@ def test_dry_run_says_what_would_be_a_hit(
     before = {p: (p.read_bytes(), p.stat().st_mtime) for p in store.rglob("*") if p.is_file()}
     code, out, err = cli(capsys, "compile", "-n", "--cache", str(store), str(copy))
     assert code == 0, err
-    assert "would compile 6 of 6 caches (level 0, timestamp), 5 from the compile cache" in out
+    assert (
+        "would write 6 of 6 caches (level 0, timestamp): 5 from the compile cache, 1 compiled"
+        in out
+    )
     assert out.count("; in the compile cache") == 5
     code, report = cli_json(capsys, "compile", "-n", "--cache", str(store), str(copy))
     assert sum(p["cached"] for p in report["planned"]) == 5

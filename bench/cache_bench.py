@@ -36,23 +36,21 @@ from collections.abc import Callable
 
 from compile_bench import (
     NOOP_NAME,
+    WHEEL,
     WORK_NAME,
     _clear_caches,
     _find_uv,
     _make_noop,
-    _make_wheel,
     _make_work,
-    _site_packages,
     _source_copy,
     _target_version,
-    _uninstall,
+    uv_share,
 )
-from harness import Check, Context, Derived, Measure, Result, Section, section
+from harness import Check, Context, Measure, Result, Section, section
 
 OTHER_NAME = "cache-other-path"
 TREE_NAME = "cache-tree"
 VENV_NAME = "cache-uv-venv"
-WHEEL = "benchcorpus-1.0-py3-none-any.whl"
 TMPFS = "/dev/shm"
 TMPFS_NEEDS = 6 * 2**30  # bytes free: TREE, its pycs and cache, uv's copy and its pycs
 _COMPILE_OK = frozenset({0, 1})
@@ -178,37 +176,11 @@ def _build(ctx: Context, base: str, where: str) -> Section:
     if uv is None:
         notes.append("uv not found (make bench installs it from the bench extra): uv skipped")
     else:
-        venv = os.path.join(base, VENV_NAME)
-        venv_python = os.path.join(venv, "bin", "python")
-        if not os.access(venv_python, os.X_OK):
-            subprocess.run([ctx.python, "-m", "venv", "--without-pip", venv], check=True)
-        site = _site_packages(venv_python)
-        wheel = os.path.join(caches, WHEEL)
-        _make_wheel(tree, wheel)
-        install = (uv, "pip", "install", "--python", venv_python, "--offline", "--no-deps")
-        env = {**ctx.env, "UV_NO_CACHE": "1", "UV_LINK_MODE": "copy"}
-
-        def uninstall() -> None:
-            _uninstall(site)
-
-        for key, label, extra in (
-            ("uv-compile", "uv pip install --compile-bytecode TREE", ("--compile-bytecode",)),
-            ("uv-install", "uv pip install TREE (no compile)", ()),
-        ):
-            measures.append(
-                Measure(
-                    key,
-                    label,
-                    (*install, *extra, wheel),
-                    frozenset({0}),
-                    env=env,
-                    cwd=ctx.bench_dir,
-                    prepare=uninstall,
-                )
-            )
-        derived.append(
-            Derived("uv", "uv's compile share of TREE (paired)", "uv-compile", "uv-install")
+        uv_rows, share = uv_share(
+            ctx, uv, os.path.join(base, VENV_NAME), os.path.join(caches, WHEEL), tree, "TREE"
         )
+        measures += uv_rows
+        derived.append(share)
         checks.append(Check("uv compile share / warm TREE", "uv", "tree", 8.0, at_most=False))
 
     def conclude(result: Result) -> list[str]:

@@ -173,37 +173,45 @@ class Store:
         """Store a template and its compile's warnings: a temp file in the entry's directory,
         renamed into place."""
         path = self.path(digest, level)
-        self._write(path, encode(entry_key(self.name, level, digest), template, said))
+        write_atomic(path, encode(entry_key(self.name, level, digest), template, said))
 
     def describe(self, info: dict[str, object]) -> None:
         """Say what this directory's name stands for (for ``cache info``), once."""
         path = os.path.join(self.directory, IDENTITY)
         if not os.path.exists(path):
-            self._write(path, json.dumps(info, sort_keys=True).encode("utf-8"))
+            write_atomic(path, json.dumps(info, sort_keys=True).encode("utf-8"))
 
-    def _write(self, path: str, data: bytes) -> None:
-        directory = os.path.dirname(path)
-        # Unique on every machine that shares the directory; no lock is ever taken.
-        temp = os.path.join(directory, f"{TEMP_PREFIX}{temp_owner()}.{os.urandom(4).hex()}")
+
+def write_atomic(path: str, data: bytes) -> None:
+    """``data`` into ``path``: a temp file in its directory (made when missing), renamed into
+    place; the temp file goes if anything fails."""
+    directory = os.path.dirname(path)
+    # Unique on every machine that shares the directory; no lock is ever taken.
+    temp = os.path.join(directory, f"{TEMP_PREFIX}{temp_owner()}.{os.urandom(4).hex()}")
+    try:
+        fd = os.open(temp, _CREATE, 0o666)
+    except FileNotFoundError:
+        os.makedirs(directory, exist_ok=True)
+        fd = os.open(temp, _CREATE, 0o666)
+    try:
         try:
-            fd = os.open(temp, _CREATE, 0o666)
-        except FileNotFoundError:
-            os.makedirs(directory, exist_ok=True)
-            fd = os.open(temp, _CREATE, 0o666)
+            write_all(fd, data)
+        finally:
+            os.close(fd)
+        os.replace(temp, path)
+    except BaseException:
         try:
-            try:
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(fd, view) :]
-            finally:
-                os.close(fd)
-            os.replace(temp, path)
-        except BaseException:
-            try:
-                os.unlink(temp)
-            except OSError:
-                pass
-            raise
+            os.unlink(temp)
+        except OSError:
+            pass
+        raise
+
+
+def write_all(fd: int, data: bytes) -> None:
+    """Every byte, or an error: a short write (a full disk) is never taken for the whole."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
 
 
 def temp_owner() -> str:

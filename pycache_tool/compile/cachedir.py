@@ -154,7 +154,7 @@ def prepare(root: str) -> str:
         if not _is_ours(path):
             if _others(path):
                 raise CacheError(NOT_OURS)
-            _write_atomic(os.path.join(path, TAG_FILE), TAG_TEXT.encode())
+            cache.write_atomic(os.path.join(path, TAG_FILE), TAG_TEXT.encode())
         # A write where entries go, as a worker would make it: a read-only or foreign-owned
         # directory is found now, once, rather than by every worker.
         layout = os.path.join(path, cache.LAYOUT)
@@ -222,26 +222,12 @@ def record_run(root: str, targets: list[dict[str, Any]]) -> None:
     name = f"{time.time_ns():020d}-{cache.temp_owner()}.json"
     try:
         os.makedirs(directory, exist_ok=True)
-        _write_atomic(os.path.join(directory, name), json.dumps(document).encode())
+        cache.write_atomic(os.path.join(directory, name), json.dumps(document).encode())
         names = sorted(n for n in os.listdir(directory) if n.endswith(".json"))
         for old in names[:-KEEP_RUNS]:
             os.unlink(os.path.join(directory, old))
     except OSError:
         pass
-
-
-def _write_atomic(path: str, data: bytes) -> None:
-    temp = f"{os.path.dirname(path)}/{cache.TEMP_PREFIX}{cache.temp_owner()}.{os.urandom(4).hex()}"
-    try:
-        with open(temp, "xb") as f:
-            f.write(data)
-        os.replace(temp, path)
-    except BaseException:
-        try:
-            os.unlink(temp)
-        except OSError:
-            pass
-        raise
 
 
 class _File:

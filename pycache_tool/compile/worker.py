@@ -163,9 +163,7 @@ def _write(task: dict[str, Any], data: bytes, mode: int) -> None:
             try:
                 if not linked:
                     try:
-                        view = memoryview(data)
-                        while view:
-                            view = view[os.write(fd, view) :]
+                        cache.write_all(fd, data)
                     finally:
                         os.close(fd)
                 os.replace(temp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)

@@ -42,7 +42,6 @@ from compile_bench import (
     _find_uv,
     _make_noop,
     _make_work,
-    _source_copy,
     _target_version,
     uv_share,
 )
@@ -113,11 +112,11 @@ def _mib(n: int) -> str:
 
 def _build(ctx: Context, base: str, where: str) -> Section:
     """The section's rows with WORK, OTHER, TREE, the caches and uv's venv under BASE."""
-    bench_root = os.path.dirname(ctx.tree)
+    bench_root = ctx.bench_root
     version = _target_version(ctx.python)
     work = os.path.join(base, WORK_NAME)
     if base == bench_root:
-        sources = _make_work(_source_copy(ctx.tree, version), work)
+        sources = _make_work(os.path.join(ctx.copies, "copy-1"), work)
     else:
         sources = _copy_sources(os.path.join(bench_root, WORK_NAME), work, link=False)
     other = os.path.join(base, OTHER_NAME)
@@ -161,10 +160,32 @@ def _build(ctx: Context, base: str, where: str) -> Section:
         measure("tree", "pycache-tool compile --cache TREE (warm)", *tool, "--cache", whole, tree, prepare=clear(tree)),
         measure("tree-floor", "floor: write TREE's files, no compile", *floor, tree, prepare=clear(tree)),
     ]  # fmt: skip
+    on = "" if base == bench_root else " (tmpfs)"
     checks = [
-        Check("compileall -j0 cold / warm, same path", "compileall", "same", 10.0, at_most=False),
-        Check("compileall -j0 cold / warm, filled elsewhere", "compileall", "other", 6.0, False),
-        Check("cold with --cache / without", "fill", "cold", 1.05, at_most=True),
+        Check(
+            "compileall -j0 cold / warm, same path",
+            "compileall",
+            "same",
+            10.0,
+            at_most=False,
+            row=f"compile cache: compileall -j0 cold / warm, same path, one stdlib copy{on}",
+        ),
+        Check(
+            "compileall -j0 cold / warm, filled elsewhere",
+            "compileall",
+            "other",
+            6.0,
+            at_most=False,
+            row=f"compile cache: compileall -j0 cold / warm, filled elsewhere{on}",
+        ),
+        Check(
+            "cold with --cache / without",
+            "fill",
+            "cold",
+            1.05,
+            at_most=True,
+            row=f"compile cache: cold with --cache / without (pycache-tool / pycache-tool){on}",
+        ),
     ]
     derived = []
     notes = [
@@ -181,7 +202,16 @@ def _build(ctx: Context, base: str, where: str) -> Section:
         )
         measures += uv_rows
         derived.append(share)
-        checks.append(Check("uv compile share / warm TREE", "uv", "tree", 8.0, at_most=False))
+        checks.append(
+            Check(
+                "uv compile share / warm TREE",
+                "uv",
+                "tree",
+                8.0,
+                at_most=False,
+                row=f"compile cache: uv's compile share / warm, the bench tree{on}",
+            )
+        )
 
     def conclude(result: Result) -> list[str]:
         lines = [
@@ -223,7 +253,7 @@ def _build(ctx: Context, base: str, where: str) -> Section:
 
 @section("cache")
 def cache_on_disk(ctx: Context) -> Section:
-    return _build(ctx, os.path.dirname(ctx.tree), "on the bench disk")
+    return _build(ctx, ctx.bench_root, "on the bench disk")
 
 
 @section("cache-tmpfs")

@@ -135,6 +135,43 @@ def _uninstall(site: str) -> None:
     os.sync()
 
 
+def uv_share(
+    ctx: Context, uv: str, venv: str, wheel: str, tree: str, name: str
+) -> tuple[list[Measure], Derived]:
+    """uv installing the ``.py`` files of TREE (as one wheel, offline, no cache) into VENV with
+    and without ``--compile-bytecode``, and the difference, paired per round: its compile
+    share, with unpacking and start-up paired out. NAME goes into the rows' labels."""
+    venv_python = os.path.join(venv, "bin", "python")
+    if not os.access(venv_python, os.X_OK):
+        subprocess.run([ctx.python, "-m", "venv", "--without-pip", venv], check=True)
+    site = _site_packages(venv_python)
+    _make_wheel(tree, wheel)
+    install = (uv, "pip", "install", "--python", venv_python, "--offline", "--no-deps")
+    env = {**ctx.env, "UV_NO_CACHE": "1", "UV_LINK_MODE": "copy"}
+
+    def uninstall() -> None:
+        _uninstall(site)
+
+    suffix = f" {name}" if name else ""
+    rows = [
+        Measure(
+            key,
+            label + suffix + extra_label,
+            (*install, *extra, wheel),
+            frozenset({0}),
+            env=env,
+            cwd=ctx.bench_dir,
+            prepare=uninstall,
+        )
+        for key, label, extra, extra_label in (
+            ("uv-compile", "uv pip install --compile-bytecode", ("--compile-bytecode",), ""),
+            ("uv-install", "uv pip install", (), " (no compile)"),
+        )
+    ]
+    label = f"uv's compile share{suffix} (paired difference)"
+    return rows, Derived("uv", label, "uv-compile", "uv-install")
+
+
 @section("compile")
 def compile_full(ctx: Context) -> Section:
     bench_root = ctx.bench_root
@@ -186,38 +223,12 @@ def compile_full(ctx: Context) -> Section:
     if uv is None:
         notes.append("uv not found (make bench installs it from the bench extra): uv skipped")
     else:
-        venv = os.path.join(bench_root, VENV_NAME)
-        venv_python = os.path.join(venv, "bin", "python")
-        if not os.access(venv_python, os.X_OK):
-            subprocess.run([ctx.python, "-m", "venv", "--without-pip", venv], check=True)
-        site = _site_packages(venv_python)
-        wheel = os.path.join(bench_root, WHEEL)
-        _make_wheel(work, wheel)
-        uv_version = subprocess.run([uv, "--version"], capture_output=True, text=True).stdout
-        install = (uv, "pip", "install", "--python", venv_python, "--offline", "--no-deps")
-
-        def uninstall() -> None:
-            _uninstall(site)
-
-        env = {**ctx.env, "UV_NO_CACHE": "1", "UV_LINK_MODE": "copy"}
-        for key, label, extra in (
-            ("uv-compile", "uv pip install --compile-bytecode", ("--compile-bytecode",)),
-            ("uv-install", "uv pip install (no compile)", ()),
-        ):
-            measures.append(
-                Measure(
-                    key,
-                    label,
-                    (*install, *extra, wheel),
-                    frozenset({0}),
-                    env=env,
-                    cwd=ctx.bench_dir,
-                    prepare=uninstall,
-                )
-            )
-        derived.append(
-            Derived("uv", "uv's compile share (paired difference)", "uv-compile", "uv-install")
+        uv_rows, share = uv_share(
+            ctx, uv, os.path.join(bench_root, VENV_NAME), os.path.join(bench_root, WHEEL), work, ""
         )
+        measures += uv_rows
+        derived.append(share)
+        uv_version = subprocess.run([uv, "--version"], capture_output=True, text=True).stdout
         checks.append(
             Check(
                 "uv compile share / pycache-tool",

@@ -49,7 +49,8 @@ from harness import (  # noqa: E402
 DEFAULT_VERSIONS = ("3.9", "3.11", "3.12", "3.13")
 QUICK_REPEAT = 2
 ROWS = ("startup", "stdlib", "clean", "compile")  # the table of targets; --quick runs these
-MORE = ("fresh", "compile-noop", "deep", "scale")  # the large mixed tree and the generated ones
+# the large mixed tree, the compile cache (on the disk and on tmpfs), the generated trees
+MORE = ("fresh", "compile-noop", "cache", "cache-tmpfs", "deep", "scale")
 assert sorted(ROWS + MORE) == sorted(SECTIONS)
 
 

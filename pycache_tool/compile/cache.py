@@ -25,7 +25,8 @@ and length, the sizes of the body and of the warnings) and the body, then the wa
 and renamed into place, so a reader sees the whole entry or none; the checksum is verified
 before every use, so a truncated, flipped or foreign file is never used (nor fsync needed: a
 crash that leaves a short file leaves a damaged entry, which is replaced). Nothing here locks:
-two writers of one key write the same bytes, and the last rename wins.
+two writers of one key write the same bytes, and the last rename wins. ``Session`` is the
+cache as a compile worker uses it.
 """
 
 from __future__ import annotations
@@ -34,11 +35,13 @@ import hashlib
 import json
 import marshal
 import os
+import queue
 import re
 import socket
 import stat
 import struct
 import sys
+import threading
 import time
 from typing import Any
 
@@ -180,6 +183,72 @@ class Store:
         path = os.path.join(self.directory, IDENTITY)
         if not os.path.exists(path):
             write_atomic(path, json.dumps(info, sort_keys=True).encode("utf-8"))
+
+
+class Session:
+    """The cache as one compile worker uses it. Lookups are made in line; entries are written
+    by a thread of their own while the next file compiles (creating a file can cost more than
+    a small compile). The first failure ends its use in this process, and is said once."""
+
+    def __init__(self, root: str) -> None:
+        info = identity()
+        self.store = Store(root, identity_name(info))
+        self.broken = False
+        self.unsaid: str | None = None
+        self.queue: queue.Queue[tuple[bytes, int, Any, list[Any]] | None] = queue.Queue(32)
+        self.thread = threading.Thread(target=self._writer, daemon=True)
+        self.thread.start()
+        try:
+            self.store.describe(info)
+        except OSError:
+            pass  # a cache that cannot take it fails at the first entry, and says so there
+
+    def get(self, digest: bytes, level: int) -> tuple[Any, str | None]:
+        """The verified entry of this source (template and warnings) or None, and what the
+        lookup was: "hit", "miss", "damaged", or None when the cache is no longer used."""
+        if self.broken:
+            return None, None
+        try:
+            found = self.store.get(digest, level)
+        except Damaged:
+            return None, "damaged"
+        except OSError as exc:
+            self.fail(exc)
+            return None, None
+        return found, "miss" if found is None else "hit"
+
+    def put(self, digest: bytes, level: int, template: Any, said: list[Any]) -> None:
+        """Keep a template, and the warnings its compile gave (a hit says them again)."""
+        if not self.broken:
+            self.queue.put((digest, level, template, said))
+
+    def _writer(self) -> None:
+        while True:
+            item = self.queue.get()
+            if item is None:
+                return
+            if not self.broken:
+                try:
+                    self.store.put(*item)
+                except OSError as exc:
+                    self.fail(exc)
+
+    def fail(self, exc: OSError) -> None:
+        if not self.broken:
+            self.broken = True
+            self.unsaid = f"{exc.strerror or exc}: {exc.filename or self.store.root}"
+
+    def failure(self) -> str | None:
+        """Why the cache stopped being used, once (then None)."""
+        said, self.unsaid = self.unsaid, None
+        return said
+
+    def close(self, drop: bool) -> None:
+        """Write what is queued (``drop``: stopped, so only the entry in hand), then end."""
+        if drop:
+            self.broken = True
+        self.queue.put(None)
+        self.thread.join()
 
 
 def write_atomic(path: str, data: bytes) -> None:

@@ -28,8 +28,8 @@ a write: the task is skipped. A worker stopped at any point leaves the old cache
 one, never half of one.
 
 Every pyc body comes out of ``relocate.place`` (the exact bytes, wherever an entry of the
-compile cache was filled) and every entry is read and written by ``cache.Store``: two modules
-beside this one, loaded by path under private names.
+compile cache was filled) and every entry is read and written by ``cache.Session``: two
+modules beside this one, loaded by path under private names.
 """
 
 from __future__ import annotations  # annotations stay strings: 3.8 never evaluates them
@@ -39,11 +39,9 @@ import hashlib
 import importlib.util
 import json
 import os
-import queue
 import signal
 import stat
 import sys
-import threading
 import warnings
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, BinaryIO
@@ -263,74 +261,7 @@ def _header(invalidation: str, data: bytes, st: os.stat_result) -> bytes:
     return importlib.util.MAGIC_NUMBER + flags.to_bytes(4, "little") + source_hash
 
 
-class _Cache:
-    """The compile cache as a worker uses it. Lookups are made in line; entries are written by
-    a thread of their own while the next file compiles (creating a file can cost more than a
-    small compile). The first failure ends its use in this worker, and is said once."""
-
-    def __init__(self, root: str) -> None:
-        info = cache.identity()
-        self.store = cache.Store(root, cache.identity_name(info))
-        self.broken = False
-        self.unsaid: str | None = None
-        self.queue: queue.Queue[tuple[bytes, int, Any, list[Any]] | None] = queue.Queue(32)
-        self.thread = threading.Thread(target=self._writer, daemon=True)
-        self.thread.start()
-        try:
-            self.store.describe(info)
-        except OSError:
-            pass  # a cache that cannot take it fails at the first entry, and says so there
-
-    def get(self, digest: bytes, level: int, answer: dict[str, Any]) -> Any:
-        """The verified entry of this source (template and warnings), or None; a damaged
-        entry is counted."""
-        if self.unsaid is not None:
-            answer["cache_error"], self.unsaid = self.unsaid, None
-        if self.broken:
-            return None
-        answer["cache"] = "miss"
-        try:
-            found = self.store.get(digest, level)
-        except cache.Damaged:
-            answer["cache"] = "damaged"
-            return None
-        except OSError as exc:
-            self.fail(exc)
-            return None
-        if found is not None:
-            answer["cache"] = "hit"
-        return found
-
-    def put(self, digest: bytes, level: int, template: Any, said: list[Any]) -> None:
-        """Keep a template, and the warnings its compile gave (a hit says them again)."""
-        if not self.broken:
-            self.queue.put((digest, level, template, said))
-
-    def _writer(self) -> None:
-        while True:
-            item = self.queue.get()
-            if item is None:
-                return
-            if not self.broken:
-                try:
-                    self.store.put(*item)
-                except OSError as exc:
-                    self.fail(exc)
-
-    def fail(self, exc: OSError) -> None:
-        if not self.broken:
-            self.broken = True
-            self.unsaid = f"{exc.strerror or exc}: {exc.filename or self.store.root}"
-
-    def close(self, drop: bool) -> None:
-        """Write what is queued (``drop``: stopped, so only the entry in hand), then end."""
-        if drop:
-            self.broken = True
-        self.queue.put(None)
-        self.thread.join()
-
-
-_caches: list[_Cache] = []  # the compile cache, when the worker was given one
+_caches: list[cache.Session] = []  # the compile cache, when the worker was given one
 
 
 def _body(task: dict[str, Any], data: bytes, answer: dict[str, Any]) -> bytes:
@@ -339,7 +270,14 @@ def _body(task: dict[str, Any], data: bytes, answer: dict[str, Any]) -> bytes:
     where = task["dfile"] or task["source"]
     level = task["level"]
     digest = hashlib.sha256(data).digest()
-    found = _caches[0].get(digest, level, answer) if _caches else None
+    found = None
+    if _caches:
+        failure = _caches[0].failure()
+        if failure is not None:
+            answer["cache_error"] = failure
+        found, state = _caches[0].get(digest, level)
+        if state is not None:
+            answer["cache"] = state
     if found is not None:
         try:
             body: bytes = relocate.place(found[:3], where)
@@ -398,7 +336,7 @@ def main() -> None:
     warnings.simplefilter("ignore")
     invalidation = sys.argv[1]
     if len(sys.argv) > 2:
-        _caches.append(_Cache(sys.argv[2]))
+        _caches.append(cache.Session(sys.argv[2]))
     try:
         _serve(invalidation)
     finally:

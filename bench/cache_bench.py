@@ -45,7 +45,7 @@ from compile_bench import (
     _target_version,
     uv_share,
 )
-from harness import Check, Context, Measure, Result, Section, section
+from harness import Check, Context, Measure, Result, Section, section, set_aside
 
 OTHER_NAME = "cache-other-path"
 TREE_NAME = "cache-tree"
@@ -137,8 +137,8 @@ def _build(ctx: Context, base: str, where: str) -> Section:
         return lambda: _clear_caches(root)
 
     def clear_all() -> None:
+        set_aside(fill)
         _clear_caches(work)
-        shutil.rmtree(fill, ignore_errors=True)
 
     def measure(
         key: str, label: str, *argv: str, prepare: Callable[[], None] | None = None

@@ -32,10 +32,11 @@ import json
 import os
 import shutil
 import subprocess
+import tempfile
 import zipfile
 from collections.abc import Callable, Mapping
 
-from harness import BenchError, Check, Context, Derived, Measure, Section, section
+from harness import BenchError, Check, Context, Derived, Measure, Section, section, set_aside
 
 WORK_NAME = "compile-work"
 NOOP_NAME = "compile-noop"
@@ -56,11 +57,18 @@ def _target_version(python: str) -> str:
 
 
 def _clear_caches(root: str) -> None:
+    """ROOT without its ``__pycache__`` directories: set aside (``harness.set_aside``), all at
+    once, then synced, so that no write-back of theirs falls in the timed run."""
+    aside = []
     for directory, subdirs, _ in os.walk(root):
         if "__pycache__" in subdirs:
             subdirs.remove("__pycache__")
-            shutil.rmtree(os.path.join(directory, "__pycache__"))
-    os.sync()  # no write-back of the removal during the timed run
+            aside.append(os.path.join(directory, "__pycache__"))
+    if aside:
+        holder = tempfile.mkdtemp(dir=os.path.dirname(os.path.abspath(root)), prefix=".aside-")
+        for index, path in enumerate(aside):
+            os.rename(path, os.path.join(holder, str(index)))
+        set_aside(holder)
 
 
 def _make_work(source: str, work: str) -> int:
@@ -131,8 +139,7 @@ def _site_packages(venv_python: str) -> str:
 
 def _uninstall(site: str) -> None:
     for name in ("benchcorpus", "benchcorpus-1.0.dist-info"):
-        shutil.rmtree(os.path.join(site, name), ignore_errors=True)
-    os.sync()
+        set_aside(os.path.join(site, name))
 
 
 def uv_share(

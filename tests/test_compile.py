@@ -22,6 +22,7 @@ import pytest
 
 from pycache_tool.bytecode import interpreters
 from pycache_tool.cli import main
+from pycache_tool.compile import pool
 from pycache_tool.compile.plan import Options, compile_trees
 
 from .conftest import INTERPRETERS, cli, cli_json, interpreter_params, run_python, write
@@ -620,3 +621,42 @@ def test_scan_lists_what_targets_lack(tmp_path: Path) -> None:
     list(result)
     assert len(result.needs) == 6  # fresh, but not in the requested mode
     assert {n.record.invalidation for n in result.needs} == {"timestamp"}
+
+
+def test_workers_start_only_for_caches_to_write(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Workers start while the walk goes on (before the plan is handed to the pool), one per
+    cache found to write and at most --jobs: never more than the pool uses, and none for a dry
+    run or a tree with nothing to write."""
+    started: list[str] = []  # "worker" at each start, "pool" when the walk's plan is done
+    real_worker, real_pool = pool.Worker.__init__, pool.Pool.__init__
+
+    def worker(self: pool.Worker, *args: Any) -> None:
+        started.append("worker")
+        real_worker(self, *args)
+
+    def planned(self: pool.Pool, *args: Any, **kwargs: Any) -> None:
+        started.append("pool")
+        real_pool(self, *args, **kwargs)
+
+    monkeypatch.setattr(pool.Worker, "__init__", worker)
+    monkeypatch.setattr(pool.Pool, "__init__", planned)
+    root = tmp_path / "proj"
+    write(root / "a.py", "A = 1\n")
+    write(root / "b.py", "B = 2\n")
+
+    def workers_started(*args: str) -> int:
+        started.clear()
+        code, out, err = compile_cli(capsys, *args, str(root))
+        assert code == 0, err
+        assert "worker" not in started[started.index("pool") :] if "pool" in started else True, (args, started)
+        return started.count("worker")
+
+    assert workers_started("--dry-run") == 0
+    assert workers_started("-j", "8") == 2  # two caches to write
+    assert workers_started("-j", "8") == 0  # every cache fresh
+    assert workers_started("-j", "1", "--force") == 1
+    write(root / "c.py", "C = 3\n")
+    assert workers_started() == 1  # one cache to write, whatever the CPUs
+    assert len(pycs(root)) == 3

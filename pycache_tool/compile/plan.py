@@ -18,7 +18,7 @@ import math
 import os
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, NamedTuple
 
@@ -26,7 +26,15 @@ from pycache_tool.bytecode import interpreters
 from pycache_tool.bytecode.interpreters import Interpreter, version_key
 from pycache_tool.bytecode.pyc import INVALIDATION_MODES, Invalidation
 from pycache_tool.compile import cachedir
-from pycache_tool.compile.pool import Outcome, Pool, Progress, Task
+from pycache_tool.compile.pool import (
+    STOP_WAIT,
+    Outcome,
+    Pool,
+    Progress,
+    Task,
+    Worker,
+    cpu_count,
+)
 from pycache_tool.compile.sources import baked_path, renamed, split_paths, walks
 from pycache_tool.errors import UsageError
 from pycache_tool.scanning.coverage import Need, covers
@@ -243,23 +251,29 @@ def compile_trees(
     results = []
     unmatched = set(options.check_excludes)
     for target, roots, site_left_out, stdlib in plans:
-        result = _plan(
-            target,
-            roots,
-            files,
-            site_left_out,
-            stdlib if options.stdlib else None,
-            mode,
-            options,
-            unmatched,
-            strip,
-        )
-        if options.dry_run and use is not None and use.active and result.planned:
-            _peek(result, use, options.timeout)
-        if not options.dry_run and result.planned:
-            started = time.perf_counter()
-            _run(result, mode, options, strip, progress, use)
-            result.seconds = time.perf_counter() - started
+        cache = use.directory if use is not None and use.active else None  # as _run has it
+        ahead = _Ahead(target, mode, cache, options)
+        try:
+            result = _plan(
+                target,
+                roots,
+                files,
+                site_left_out,
+                stdlib if options.stdlib else None,
+                mode,
+                options,
+                unmatched,
+                strip,
+                ahead.need,
+            )
+            if options.dry_run and use is not None and use.active and result.planned:
+                _peek(result, use, options.timeout)
+            if not options.dry_run and result.planned:
+                started = time.perf_counter()
+                _run(result, mode, options, strip, progress, use, ahead.take())
+                result.seconds = time.perf_counter() - started
+        finally:
+            ahead.close()
         results.append(result)
     every_root = list(dict.fromkeys(r for result in results for r in result.roots))
     unmatched_in_order = [p for p in options.check_excludes if p in unmatched]
@@ -270,6 +284,37 @@ def compile_trees(
     return CompileResult(
         mode, options.dry_run, options.force, results, unmatched_in_order, every_root, use
     )
+
+
+class _Ahead:
+    """A target's workers, started while the walk goes on, so that their start-up overlaps
+    the rest of it: one more at each cache found to write, up to as many as the pool will use
+    (one per cache, at most ``--jobs`` or one per CPU). None for a dry run, or for a tree with
+    nothing to write."""
+
+    def __init__(self, target: Interpreter, mode: str, cache: str | None, options: Options):
+        assert target.executable is not None
+        self.args = (target.executable, mode, cache)
+        self.limit = 0 if options.dry_run else options.jobs or cpu_count()
+        self.workers: list[Worker] = []
+        self.pid = os.getpid()
+
+    def need(self) -> None:
+        # A scan's helper is a fork of this process, walking on: it must start nothing.
+        if len(self.workers) < self.limit and os.getpid() == self.pid:
+            try:
+                self.workers.append(Worker(*self.args))
+            except OSError:  # the pool tries again, and says why
+                self.limit = 0
+
+    def take(self) -> list[Worker]:
+        taken, self.workers = self.workers, []
+        return taken
+
+    def close(self) -> None:
+        """Those not taken (nothing was planned after all, or the walk failed) end unused."""
+        for worker in self.take():
+            worker.close(wait=STOP_WAIT)
 
 
 def _peek(result: TargetResult, use: cachedir.Use, timeout: float | None) -> None:
@@ -302,9 +347,11 @@ def _plan(
     options: Options,
     unmatched: set[str],
     strip: str | None,
+    on_need: Callable[[], None] = lambda: None,
 ) -> TargetResult:
     """Walk every root with the one walker; keep each cache the target needs, once.
-    ``unmatched``: the exclude patterns no walk has matched yet; those this one matches go."""
+    ``unmatched``: the exclude patterns no walk has matched yet; those this one matches go.
+    ``on_need``: called at each cache found to write, as the walk goes (workers start)."""
     levels = options.levels or (target.optimize,)
     result = TargetResult(target, [], tuple(sorted(set(levels))))
     prefix = options.pycache_prefix or target.pycache_prefix or None
@@ -327,12 +374,15 @@ def _plan(
             check_excludes=sorted(unmatched),
             max_depth=options.max_depth if named is None else 0,
             helper=options.helper,
+            on_need=on_need,
         )
         walked = scan.roots if named is None else sorted(named)
         result.roots.extend(r for r in walked if r not in result.roots)
         for record in scan:
             if record.status is Status.UNREADABLE:
                 result.unreadable.append(record)
+            elif options.force:  # a fresh cache is written again: the walk counts it as no need
+                on_need()
         unmatched.intersection_update(scan.unmatched_excludes)
         for need in scan.needs:
             if need.cache in seen or (named is not None and need.source not in named):
@@ -375,8 +425,10 @@ def _run(
     strip: str | None,
     progress: Progress | None,
     use: cachedir.Use | None,
+    started: Sequence[Worker] = (),
 ) -> None:
-    """Write ``result.planned`` in a pool of the target's processes; fill in the outcome."""
+    """Write ``result.planned`` in a pool of the target's processes (``started`` first); fill
+    in the outcome."""
     target = result.target
     assert target.executable is not None
     prefix = _prefix_anchor(options.pycache_prefix or target.pycache_prefix or None)
@@ -396,6 +448,7 @@ def _run(
         timeout=options.timeout,
         progress=progress,
         cache=use.directory if use is not None and use.active else None,
+        started=started,
     )
     result.workers = pool.jobs
     for need, outcome in zip(result.planned, pool.run()):
@@ -467,6 +520,13 @@ def _task(need: Need, roots: list[str], prefix: str | None, dfile: str | None) -
     else:  # a named file's own directory when no root holds it
         inside = [r for r in roots if _under(directory, r)]
         anchor = max(inside, key=len) if inside else os.path.dirname(need.source)
-    dirs = tuple(p for p in os.path.relpath(directory, anchor).split(os.sep) if p != ".")
+    # The cache's directory is below the anchor (both normalized, absolute): a slice, where
+    # relpath would normalize both again (a tenth of the time a warm compile cache leaves).
+    below = (
+        directory[len(anchor) :]
+        if _under(directory, anchor)
+        else os.path.relpath(directory, anchor)
+    )
+    dirs = tuple(p for p in below.split(os.sep) if p and p != ".")
     create = len(dirs) if prefix is not None else 1
     return Task(need.source, need.size, need.level, dfile, anchor, dirs, create, name)

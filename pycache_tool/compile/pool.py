@@ -115,7 +115,7 @@ def _number(value: object) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-class _Worker:
+class Worker:
     """One process of the target interpreter, and the tasks it has been handed."""
 
     def __init__(self, executable: str, mode: str, cache: str | None) -> None:
@@ -177,7 +177,8 @@ class _Worker:
             self.proc.wait()
 
 
-def _cpu_count() -> int:
+def cpu_count() -> int:
+    """The CPUs this process may run on: the default number of workers."""
     if hasattr(os, "sched_getaffinity"):
         return max(1, len(os.sched_getaffinity(0)))
     return os.cpu_count() or 1
@@ -186,7 +187,9 @@ def _cpu_count() -> int:
 class Pool:
     """Compile ``tasks`` in up to ``jobs`` processes of ``executable``; ``run`` returns one
     Outcome per task, in the tasks' order. ``timeout``: seconds a worker may spend on one
-    file (None: no limit). ``cache``: the compile cache's directory, ready for use."""
+    file (None: no limit). ``cache``: the compile cache's directory, ready for use.
+    ``started``: workers already started for the same executable, mode and cache, used
+    before any other is; those not needed are closed."""
 
     def __init__(
         self,
@@ -199,13 +202,14 @@ class Pool:
         timeout: float | None,
         progress: Progress | None = None,
         cache: str | None = None,
+        started: Sequence[Worker] = (),
     ) -> None:
         self.name = name
         self.cache = cache
         self.executable = executable
         self.mode = mode
         self.tasks = tasks
-        self.jobs = max(1, min(jobs or _cpu_count(), len(tasks)))
+        self.jobs = max(1, min(jobs or cpu_count(), len(tasks)))
         self.timeout = timeout
         self.progress = progress
         self.outcomes: list[Outcome | None] = [None] * len(tasks)
@@ -213,7 +217,8 @@ class Pool:
         self.remaining = sum(t.size for t in tasks)  # bytes of source not yet handed out
         self.done = 0
         self.selector = selectors.DefaultSelector()
-        self.workers: list[_Worker] = []
+        self.workers: list[Worker] = []
+        self.spares = list(started)
 
     def run(self) -> list[Outcome]:
         try:
@@ -238,6 +243,8 @@ class Pool:
             # Interrupted (or failed): the workers finish the file in hand and stop.
             for worker in self.workers:
                 worker.close(wait=STOP_WAIT, stop=True)
+            for worker in self.spares:  # never handed a task: end of input ends them
+                worker.close(wait=STOP_WAIT)
             self.selector.close()
         lost = Outcome("worker", f"not compiled: no {self.name} worker was left")
         return [outcome or lost for outcome in self.outcomes]
@@ -246,7 +253,9 @@ class Pool:
 
     def _spawn(self) -> None:
         try:
-            worker = _Worker(self.executable, self.mode, self.cache)
+            worker = (
+                self.spares.pop() if self.spares else Worker(self.executable, self.mode, self.cache)
+            )
         except OSError as exc:
             message = f"cannot start a {self.name} worker: {exc.strerror or exc}"
             while self.queue:
@@ -256,7 +265,7 @@ class Pool:
         self.selector.register(worker.out_fd, selectors.EVENT_READ, (worker, "out"))
         self.selector.register(worker.err_fd, selectors.EVENT_READ, (worker, "err"))
 
-    def _retire(self, worker: _Worker, why: str = "") -> None:
+    def _retire(self, worker: Worker, why: str = "") -> None:
         """A worker died (``why`` empty: it closed a pipe, and is ending), hung or broke the
         protocol (``why`` says so): blame the file in hand, hand the rest to another."""
         for fd in (worker.out_fd, worker.err_fd, worker.in_fd):
@@ -300,7 +309,7 @@ class Pool:
                 else:
                     self._retire(worker, f"no answer after {limit:g} s")
 
-    def _limit(self, worker: _Worker) -> float | None:
+    def _limit(self, worker: Worker) -> float | None:
         """Seconds a busy worker may go without an answer; None: no limit. Without --timeout
         a worker that has not started yet gets what any interpreter gets to answer a question."""
         if self.timeout is not None:
@@ -319,7 +328,7 @@ class Pool:
 
     # -- talking to a worker ---------------------------------------------------------------
 
-    def _feed(self, worker: _Worker) -> None:
+    def _feed(self, worker: Worker) -> None:
         # Small batches at the end: the last files are spread over every worker.
         budget = max(self.remaining // (self.jobs * 4), 1)
         batch: list[int] = []
@@ -365,7 +374,7 @@ class Pool:
             "dupes": list(task.dupes),
         }
 
-    def _write(self, worker: _Worker) -> None:
+    def _write(self, worker: Worker) -> None:
         """As much of the pending input as its pipe takes now."""
         try:
             written = os.write(worker.in_fd, worker.pending)
@@ -380,7 +389,7 @@ class Pool:
         if not worker.pending:
             self.selector.unregister(worker.in_fd)
 
-    def _on_ready(self, worker: _Worker, stream: str) -> None:
+    def _on_ready(self, worker: Worker, stream: str) -> None:
         if stream == "in":
             self._write(worker)
             return
@@ -401,7 +410,7 @@ class Pool:
             return
         self._take(worker, chunk)
 
-    def _drain(self, worker: _Worker) -> None:
+    def _drain(self, worker: Worker) -> None:
         """Whatever a worker that ended had still written: its last answers, its last words."""
         for fd, is_err in ((worker.err_fd, True), (worker.out_fd, False)):
             while worker in self.workers:
@@ -416,7 +425,7 @@ class Pool:
                 else:
                     self._take(worker, chunk)
 
-    def _take(self, worker: _Worker, chunk: bytes) -> None:
+    def _take(self, worker: Worker, chunk: bytes) -> None:
         """Answers from a worker's output."""
         *lines, worker.partial = (worker.partial + chunk).split(b"\n")
         for line in lines:

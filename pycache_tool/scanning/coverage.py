@@ -18,7 +18,7 @@ import bisect
 import heapq
 import os
 import stat
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, Literal, NamedTuple
 
 from pycache_tool.bytecode.interpreters import Interpreter
@@ -67,6 +67,7 @@ class Tally:
         pycache_prefix: str | None,
         require_fresh: bool,
         collect_needs: Literal["uncovered", "all"] | None,
+        on_need: Callable[[], None] | None = None,
     ) -> None:
         self.targets = targets
         self.levels = levels
@@ -75,6 +76,7 @@ class Tally:
         self.require_fresh = require_fresh
         self.collect_needs = collect_needs
         self.needs: list[Need] = []
+        self.on_need = on_need  # called at each need whose source lacks a fresh cache
         self._counts = {t.name: [0, 0] for t in targets}  # target -> [sources, fresh]
 
     @property
@@ -93,7 +95,12 @@ class Tally:
     def give(self, taken: tuple[list[dict[str, Any]], list[list[int]]]) -> None:
         """Add what a helper's tally took, in the parent's scan."""
         needs, counts = taken
-        self.needs += [Need(**{**need, "record": from_row(need["record"])}) for need in needs]
+        given = [Need(**{**need, "record": from_row(need["record"])}) for need in needs]
+        self.needs += given
+        if self.on_need is not None:
+            for need in given:
+                if not self.covers(need.record):
+                    self.on_need()
         for total, (sources, fresh) in zip(self._counts.values(), counts):
             total[0] += sources
             total[1] += fresh
@@ -205,6 +212,8 @@ class Tally:
                                 blocked=blocked,
                             )
                         )
+                        if not fresh and self.on_need is not None:
+                            self.on_need()
 
 
 _THERE, _COVERS = 1, 2

@@ -10,7 +10,7 @@ import functools
 import itertools
 import os
 import sys
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Literal, Optional, Union, cast
 
 from pycache_tool.bytecode import interpreters
@@ -78,6 +78,7 @@ class Scan:
         max_depth: int | None = None,
         one_file_system: bool = False,
         helper: bool = False,
+        on_need: Callable[[], None] | None = None,
     ) -> None:
         """``levels``: the optimization levels each target needs a cache for (default: its own
         -O level). ``invalidation``: a cache counts as fresh coverage only when written in
@@ -92,6 +93,8 @@ class Scan:
         ``helper``: on a large tree, when a core is idle, fork a second process to classify
         every other directory (the records and their order are the same); for the command
         line, not for a library in someone else's process.
+        ``on_need``: with ``collect_needs``, called as the walk goes at each need whose source
+        lacks a fresh cache (``compile`` starts its workers then).
         ``check_excludes``: patterns of ``exclude`` (those given on the command line) that
         should match something; once iteration ends, ``unmatched_excludes`` lists those that
         matched no path the walk saw; ``ignored`` lists the directories the ignore files kept
@@ -121,6 +124,7 @@ class Scan:
         self.targets_only = targets_only
         self.invalidation = invalidation
         self.collect_needs = collect_needs
+        self.on_need = on_need
         self._tally = self._new_tally()
         self.deep = deep
         self.helper = helper
@@ -152,6 +156,7 @@ class Scan:
             pycache_prefix=self.pycache_prefix,
             require_fresh=self.require_fresh,
             collect_needs=self.collect_needs,
+            on_need=self.on_need,
         )
 
     def __iter__(self) -> Iterator[Record]:
@@ -396,6 +401,7 @@ def scan(
     max_depth: int | None = None,
     one_file_system: bool = False,
     helper: bool = False,
+    on_need: Callable[[], None] | None = None,
 ) -> Scan:
     """Scan ``paths`` and return the records: an iterable ``Scan`` (see there for the
     arguments, which are the same)."""
@@ -415,6 +421,7 @@ def scan(
         max_depth=max_depth,
         one_file_system=one_file_system,
         helper=helper,
+        on_need=on_need,
     )
 
 

@@ -37,7 +37,6 @@ import marshal
 import os
 import queue
 import re
-import socket
 import stat
 import struct
 import sys
@@ -285,7 +284,7 @@ def write_all(fd: int, data: bytes) -> None:
 
 def temp_owner() -> str:
     """Who writes a temp file: host and process, so that prune can tell a live writer's."""
-    host = re.sub(r"[^A-Za-z0-9-]", "_", socket.gethostname())[:64] or "host"
+    host = re.sub(r"[^A-Za-z0-9-]", "_", os.uname().nodename)[:64] or "host"
     return f"{host}.{os.getpid()}"
 
 

@@ -319,3 +319,22 @@ def test_dockerfile_passes_dockers_own_checks() -> None:
     subprocess.run(
         ["docker", "build", "--check", "-f", str(DOCKERFILE), str(ROOT)], check=True, timeout=600
     )
+
+
+def test_readme_writes_down_the_compile_cache_key() -> None:
+    """Everything the key is made of, as the code makes it, is named in the README's section."""
+    from pycache_tool.compile import cache
+
+    text = " ".join(section(readme(), "The compile cache").split())
+    key = text[text.index("**The key:**") : text.index("**Safe to share:**")]
+    named = {  # the interpreter's identity, field by field, as the README words it
+        "implementation": "implementation",
+        "version": "full `sys.version`",
+        "tag": "cache tag",
+        "magic": "magic number",
+        "marshal": "marshal version",
+    }
+    assert set(cache.identity()) == set(named)
+    for words in [*named.values(), "SHA-256", "optimization level", f"`{cache.LAYOUT}`"]:
+        assert words in key, words
+    assert "BuildKit cache mount" in text and "never in the image" in text

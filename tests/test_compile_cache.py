@@ -693,10 +693,23 @@ print(count, len(temps))
 """
 
 
-def test_a_full_cache_disk_is_said_once(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("modules", "jobs", "size"),
+    [(60, 2, "96k"), (1, 1, "16k"), (3, 4, "16k")],
+    ids=["many", "one module", "more workers than modules"],
+)
+def test_a_full_cache_disk_is_said_once(modules: int, jobs: int, size: str, tmp_path: Path) -> None:
     """The cache on a tmpfs too small for it: the run exits 0 with every pyc right, says once
-    that the cache is full, and what the cache holds is whole, with no temp file left."""
-    tree = many_modules(tmp_path / "tree", 60)
+    that the cache is full, and what the cache holds is whole, with no temp file left. Also
+    when the disk fills only with the last entries, written after the last file was answered
+    (one module, or fewer than the workers)."""
+    if modules < 10:  # each entry bigger than what the disk has left after the cache's own files
+        for n in range(modules):
+            numbers = ", ".join(str(i * 7919 + n) for i in range(3000))
+            write(tmp_path / "tree" / f"big{n}.py", f"NUMBERS = [{numbers}]\n")
+        tree = tmp_path / "tree"
+    else:
+        tree = many_modules(tmp_path / "tree", modules)
     run(tree)
     cold = pycs(tree)
     remove_pycs(tree)
@@ -706,8 +719,8 @@ def test_a_full_cache_disk_is_said_once(tmp_path: Path) -> None:
     project = str(Path(__file__).resolve().parents[1])
     compiled, checked = _in_private_mount(
         tmp_path,
-        f"mount -t tmpfs -o size=96k tmpfs '{disk}'",
-        [*TOOL, "compile", "-j", "2", "--cache", str(store), str(tree)],
+        f"mount -t tmpfs -o size={size} tmpfs '{disk}'",
+        [*TOOL, "compile", "-j", str(jobs), "--cache", str(store), str(tree)],
         [sys.executable, "-B", "-c", CHECK_ENTRIES, project, str(store)],
     )
     code, out, err = compiled
@@ -717,7 +730,71 @@ def test_a_full_cache_disk_is_said_once(tmp_path: Path) -> None:
     assert pycs(tree) == cold
     code, out, err = checked
     valid, temps = map(int, out.split())
-    assert code == 0 and 0 < valid < 60 and temps == 0, out + err
+    assert code == 0 and valid < modules and temps == 0, out + err
+    assert valid > 0 or modules < 10
+
+
+def test_a_directory_in_an_entrys_place_is_no_failure_of_the_cache(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An entry's name taken by a directory: that source is compiled every time (the entry
+    cannot be stored), and the cache goes on serving every other source, with no warning."""
+    root = make_tree(tmp_path / "proj")
+    store = tmp_path / "cache"
+    assert cli(capsys, "compile", "--cache", str(store), str(root))[0] == 0
+    taken = entries(store)[0]
+    taken.unlink()
+    write(taken / "inside", "not an entry\n")
+    for _ in range(2):
+        code, report = cli_json(capsys, "compile", "-f", "--cache", str(store), str(root))
+        assert code == 0 and report["cache"]["used"] is True and not report["cache"]["warning"]
+        assert report["targets"][0]["from_cache"] == 5
+    assert (taken / "inside").read_text() == "not an entry\n"
+    assert len(entries(store)) == 5 and temp_files(store) == []
+
+
+@pytest.mark.parametrize("where", ["runs", "v1", "shard"])
+def test_no_symlink_in_the_cache_is_followed(
+    where: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Whoever can write to a cache can put a symlink in it: compile, prune and info never
+    read, write or remove anything through one. A symlinked directory of entries is a cache
+    that cannot be used (said once); the compile goes on and writes the right pycs."""
+    tree = many_modules(tmp_path / "tree", 8)
+    run(tree)
+    cold = pycs(tree)
+    remove_pycs(tree)
+    store = tmp_path / "cache"
+    run(tree, cache=str(store))
+    remove_pycs(tree)
+    victim = tmp_path / "victim"
+    old = time.time() - 7200
+    for name in [*(f"{n:02d}.json" for n in range(30)), f"{'0' * 62}.0", ".tmp.old"]:
+        for place in (victim, victim / "x" / "00"):
+            write(place / name, "{}", mtime=old)
+    victim_files = sorted(victim.rglob("*"))
+    [interp] = (store / cache.LAYOUT).iterdir()
+    shard = sorted(p for p in interp.iterdir() if p.is_dir())[0]
+    link = {"runs": store / "runs", "v1": store / cache.LAYOUT, "shard": shard}[where]
+    shutil.move(str(link), str(tmp_path / "moved"))
+    link.symlink_to(victim, target_is_directory=True)
+
+    code, out, err = cli(capsys, "compile", "-j", "2", "--cache", str(store), str(tree))
+    assert code == 0, err
+    assert pycs(tree) == cold
+    if where == "runs":
+        assert err == ""
+    else:
+        assert err == (
+            f"pycache-tool: warning: compile cache {store}: a symlink or a file where the cache"
+            " keeps a directory (never followed); compiling without it\n"
+        )
+    code, out, err = cli(capsys, "cache", "prune", str(store), "--max-size", "0")
+    assert code == 0, err
+    code, out, err = cli(capsys, "cache", "info", str(store))
+    assert code == 0, err
+    assert sorted(victim.rglob("*")) == victim_files
+    assert all(p.read_text() == "{}" for p in victim.rglob("*") if p.is_file())
 
 
 def test_a_read_only_cache_is_said_once(tmp_path: Path) -> None:

@@ -31,6 +31,7 @@ cache as a compile worker uses it.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import marshal
@@ -52,6 +53,8 @@ HEADER = struct.Struct("<8s32s32sIIII")  # magic, key, checksum, offset, length,
 TOUCH_AFTER = 3600.0  # seconds: a hit refreshes an entry's mtime (its last use) at most this often
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 _READ = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | _CLOEXEC
+_DIRECTORY = os.O_RDONLY | os.O_DIRECTORY | _CLOEXEC
+_BELOW = _DIRECTORY | os.O_NOFOLLOW  # every directory below the cache's root
 _CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | _CLOEXEC
 
 
@@ -120,34 +123,54 @@ def decode(data: bytes, key: bytes) -> tuple[bytes, int, int, list[Any]]:
 
 
 class Store:
-    """One interpreter's entries in the cache directory ``root``."""
+    """One interpreter's entries in the cache directory ``root``. Below ``root`` (named by the
+    user, as a PATH is) no symlink is followed: every directory is opened inside the last one
+    without following one, and kept open (``close`` ends them)."""
 
     def __init__(self, root: str, name: str) -> None:
         self.root = root
         self.name = name
         self.directory = os.path.join(root, LAYOUT, name)
+        self._shards: dict[str, int] = {}  # "3f" -> the open directory of its entries
 
-    def path(self, digest: bytes, level: int) -> str:
-        text = digest.hex()
-        return os.path.join(self.directory, text[:2], f"{text[2:]}.{level}")
+    def _shard(self, shard: str, create: bool) -> int | None:
+        """The directory of entries ``shard``; None when it does not exist (and not ``create``).
+        Shared by the lookups and the writer thread: a descriptor opened twice is closed."""
+        fd = self._shards.get(shard)
+        if fd is None:
+            try:
+                fd = open_below(self.root, (LAYOUT, self.name, shard), create)
+            except FileNotFoundError:
+                if create:
+                    raise
+                return None
+            kept = self._shards.setdefault(shard, fd)
+            if kept != fd:
+                os.close(fd)
+            fd = kept
+        return fd
 
     def get(
         self, digest: bytes, level: int, touch: bool = True
     ) -> tuple[bytes, int, int, list[Any]] | None:
         """The verified entry of this source and level (template and warnings); None if there
-        is none. ``touch``:
-        mark it used (its mtime, at most every TOUCH_AFTER seconds), for prune.
+        is none. ``touch``: mark it used (its mtime, at most every TOUCH_AFTER seconds), for
+        prune.
 
         Raises Damaged for an entry that fails a check, OSError when the cache cannot be read.
         """
-        path = self.path(digest, level)
+        text = digest.hex()
+        shard = self._shard(text[:2], create=False)
+        if shard is None:
+            return None
+        name = f"{text[2:]}.{level}"
         try:
-            fd = os.open(path, _READ)
+            fd = os.open(name, _READ, dir_fd=shard)
         except FileNotFoundError:
             return None
         except OSError as exc:
-            if exc.errno == getattr(os, "ELOOP", None) or os.path.islink(path):
-                raise Damaged("a symlink") from None
+            if exc.errno in (errno.ELOOP, errno.EISDIR) or not _is_file(name, shard):
+                raise Damaged("a symlink, or not a file") from None
             raise
         try:
             st = os.fstat(fd)
@@ -173,15 +196,33 @@ class Store:
         self, digest: bytes, level: int, template: tuple[bytes, int, int], said: list[Any]
     ) -> None:
         """Store a template and its compile's warnings: a temp file in the entry's directory,
-        renamed into place."""
-        path = self.path(digest, level)
-        write_atomic(path, encode(entry_key(self.name, level, digest), template, said))
+        renamed into place. Where a directory (or anything but a file) holds the entry's name,
+        the entry is not stored: that is no failure of the cache."""
+        text = digest.hex()
+        shard = self._shard(text[:2], create=True)
+        assert shard is not None
+        name = f"{text[2:]}.{level}"
+        data = encode(entry_key(self.name, level, digest), template, said)
+        try:
+            write_atomic(name, data, shard)
+        except IsADirectoryError:
+            pass
+        except OSError as exc:
+            if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+                raise
 
     def describe(self, info: dict[str, object]) -> None:
         """Say what this directory's name stands for (for ``cache info``), once."""
-        path = os.path.join(self.directory, IDENTITY)
-        if not os.path.exists(path):
-            write_atomic(path, json.dumps(info, sort_keys=True).encode("utf-8"))
+        fd = open_below(self.root, (LAYOUT, self.name), create=True)
+        try:
+            if not _is_file(IDENTITY, fd):
+                write_atomic(IDENTITY, json.dumps(info, sort_keys=True).encode("utf-8"), fd)
+        finally:
+            os.close(fd)
+
+    def close(self) -> None:
+        while self._shards:
+            os.close(self._shards.popitem()[1])
 
 
 class Session:
@@ -229,13 +270,13 @@ class Session:
             if not self.broken:
                 try:
                     self.store.put(*item)
-                except OSError as exc:
+                except Exception as exc:  # noqa: BLE001 - whatever it is, the cache is done
                     self.fail(exc)
 
-    def fail(self, exc: OSError) -> None:
+    def fail(self, exc: Exception) -> None:
         if not self.broken:
             self.broken = True
-            self.unsaid = f"{exc.strerror or exc}: {exc.filename or self.store.root}"
+            self.unsaid = failure_reason(exc)
 
     def failure(self) -> str | None:
         """Why the cache stopped being used, once (then None)."""
@@ -248,31 +289,68 @@ class Session:
             self.broken = True
         self.queue.put(None)
         self.thread.join()
+        self.store.close()
 
 
-def write_atomic(path: str, data: bytes) -> None:
-    """``data`` into ``path``: a temp file in its directory (made when missing), renamed into
-    place; the temp file goes if anything fails."""
-    directory = os.path.dirname(path)
+def failure_reason(exc: Exception) -> str:
+    """Why the cache cannot be used, in a few words (the caller names the directory)."""
+    if isinstance(exc, OSError) and exc.errno in (errno.ELOOP, errno.ENOTDIR):
+        return "a symlink or a file where the cache keeps a directory (never followed)"
+    if isinstance(exc, OSError):
+        return exc.strerror or str(exc)
+    return f"{type(exc).__name__}: {exc}"
+
+
+def write_atomic(name: str, data: bytes, dir_fd: int) -> None:
+    """``data`` into the file ``name`` of the open directory ``dir_fd``: a temp file there,
+    renamed into place; the temp file goes if anything fails."""
     # Unique on every machine that shares the directory; no lock is ever taken.
-    temp = os.path.join(directory, f"{TEMP_PREFIX}{temp_owner()}.{os.urandom(4).hex()}")
-    try:
-        fd = os.open(temp, _CREATE, 0o666)
-    except FileNotFoundError:
-        os.makedirs(directory, exist_ok=True)
-        fd = os.open(temp, _CREATE, 0o666)
+    temp = f"{TEMP_PREFIX}{temp_owner()}.{os.urandom(4).hex()}"
+    fd = os.open(temp, _CREATE, 0o666, dir_fd=dir_fd)
     try:
         try:
             write_all(fd, data)
         finally:
             os.close(fd)
-        os.replace(temp, path)
+        os.replace(temp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
     except BaseException:
         try:
-            os.unlink(temp)
+            os.unlink(temp, dir_fd=dir_fd)
         except OSError:
             pass
         raise
+
+
+def open_below(root: str, parts: tuple[str, ...], create: bool = False) -> int:
+    """A descriptor of the directory ``root/parts...``, each part opened inside the last
+    without following a symlink (ELOOP or ENOTDIR where one is); ``create``: make the missing
+    parts."""
+    fd = os.open(root, _DIRECTORY)
+    try:
+        for part in parts:
+            try:
+                child = os.open(part, _BELOW, dir_fd=fd)
+            except FileNotFoundError:
+                if not create:
+                    raise
+                try:
+                    os.mkdir(part, dir_fd=fd)
+                except FileExistsError:
+                    pass  # made meanwhile by another writer, or something else: open says
+                child = os.open(part, _BELOW, dir_fd=fd)
+            os.close(fd)
+            fd = child
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _is_file(name: str, dir_fd: int) -> bool:
+    try:
+        return stat.S_ISREG(os.stat(name, dir_fd=dir_fd, follow_symlinks=False).st_mode)
+    except OSError:
+        return False
 
 
 def write_all(fd: int, data: bytes) -> None:

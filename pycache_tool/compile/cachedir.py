@@ -12,6 +12,7 @@ touches only entry files and temp files of ``v1/*/??/`` and run records of ``run
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
@@ -116,8 +117,7 @@ def parse_size(text: str) -> int:
 
 def _is_ours(root: str) -> bool:
     try:
-        with open(os.path.join(root, TAG_FILE), encoding="utf-8", errors="replace") as f:
-            return "pycache-tool" in f.read(4096)
+        return b"pycache-tool" in _read(root, (TAG_FILE,), 4096)
     except OSError:
         return False
 
@@ -154,17 +154,24 @@ def prepare(root: str) -> str:
         if not _is_ours(path):
             if _others(path):
                 raise CacheError(NOT_OURS)
-            cache.write_atomic(os.path.join(path, TAG_FILE), TAG_TEXT.encode())
+            fd = cache.open_below(path, ())
+            try:
+                cache.write_atomic(TAG_FILE, TAG_TEXT.encode(), fd)
+            finally:
+                os.close(fd)
         # A write where entries go, as a worker would make it: a read-only or foreign-owned
-        # directory is found now, once, rather than by every worker.
-        layout = os.path.join(path, cache.LAYOUT)
-        os.makedirs(layout, exist_ok=True)
-        probe = os.path.join(
-            layout, f"{cache.TEMP_PREFIX}{cache.temp_owner()}.{os.urandom(4).hex()}"
-        )
-        os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
-        os.unlink(probe)
+        # directory, or a symlink where the cache keeps a directory, is found now, once,
+        # rather than by every worker.
+        fd = cache.open_below(path, (cache.LAYOUT,), create=True)
+        try:
+            probe = f"{cache.TEMP_PREFIX}{cache.temp_owner()}.{os.urandom(4).hex()}"
+            os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666, dir_fd=fd))
+            os.unlink(probe, dir_fd=fd)
+        finally:
+            os.close(fd)
     except OSError as exc:
+        if exc.errno in (errno.ELOOP, errno.ENOTDIR):
+            raise CacheError(cache.failure_reason(exc)) from None
         raise CacheError(f"cannot write: {describe(exc)}") from None
     return path
 
@@ -200,7 +207,10 @@ def holds(root: str, name: str, needs: Iterable[Planned]) -> set[str]:
     """The caches among ``needs`` that the cache holds a verified entry for, in the directory
     of interpreter ``name`` (a dry run: nothing is marked as used)."""
     store = cache.Store(root, name)
-    return {need.cache for need in needs if _verified(store, need)}
+    try:
+        return {need.cache for need in needs if _verified(store, need)}
+    finally:
+        store.close()
 
 
 def _verified(store: cache.Store, need: Planned) -> bool:
@@ -217,57 +227,87 @@ def _verified(store: cache.Store, need: Planned) -> bool:
 def record_run(root: str, targets: list[dict[str, Any]]) -> None:
     """One compile run's counts, for ``cache info``; the oldest records beyond KEEP_RUNS go.
     Best effort: a cache that cannot take it has said so already."""
-    directory = os.path.join(root, RUNS)
     document = {"time": time.time(), "targets": targets}
     name = f"{time.time_ns():020d}-{cache.temp_owner()}.json"
     try:
-        os.makedirs(directory, exist_ok=True)
-        cache.write_atomic(os.path.join(directory, name), json.dumps(document).encode())
-        names = sorted(n for n in os.listdir(directory) if n.endswith(".json"))
+        fd = cache.open_below(root, (RUNS,), create=True)
+    except OSError:
+        return
+    try:
+        cache.write_atomic(name, json.dumps(document).encode(), fd)
+        names = sorted(n for n in os.listdir(fd) if n.endswith(".json"))
         for old in names[:-KEEP_RUNS]:
-            os.unlink(os.path.join(directory, old))
+            os.unlink(old, dir_fd=fd)
     except OSError:
         pass
+    finally:
+        os.close(fd)
 
 
 class _File:
-    __slots__ = ("path", "size", "disk", "mtime")
+    """An entry or temp file: ``parts``, its path below the cache's root."""
 
-    def __init__(self, path: str, st: os.stat_result) -> None:
-        self.path = path
+    __slots__ = ("parts", "size", "disk", "mtime")
+
+    def __init__(self, parts: tuple[str, ...], st: os.stat_result) -> None:
+        self.parts = parts
         self.size = st.st_size
         self.disk = st.st_blocks * 512
         self.mtime = st.st_mtime
 
 
 def _walk(root: str) -> Iterator[tuple[str, _File | None, _File | None]]:
-    """(interpreter, entry, temp file) for every entry and temp file in the layout."""
-    layout = os.path.join(root, cache.LAYOUT)
-    for interp in _dirs(layout):
-        for shard in _dirs(os.path.join(layout, interp)):
-            directory = os.path.join(layout, interp, shard)
+    """(interpreter, entry, temp file) for every entry and temp file in the layout. No
+    directory below ``root`` is entered through a symlink."""
+    for interp in _dirs(root, (cache.LAYOUT,)):
+        for shard in _dirs(root, (cache.LAYOUT, interp)):
+            parts = (cache.LAYOUT, interp, shard)
             try:
-                found = list(os.scandir(directory))
+                fd = cache.open_below(root, parts)
             except OSError:
                 continue
-            for item in found:
-                try:
-                    st = item.stat(follow_symlinks=False)
-                except OSError:
-                    continue
-                if not stat.S_ISREG(st.st_mode):
-                    continue
-                if _ENTRY.fullmatch(item.name):
-                    yield interp, _File(item.path, st), None
-                elif item.name.startswith(cache.TEMP_PREFIX):
-                    yield interp, None, _File(item.path, st)
+            try:
+                found = list(os.scandir(fd))
+                for item in found:
+                    try:
+                        st = item.stat(follow_symlinks=False)
+                    except OSError:
+                        continue
+                    if not stat.S_ISREG(st.st_mode):
+                        continue
+                    if _ENTRY.fullmatch(item.name):
+                        yield interp, _File((*parts, item.name), st), None
+                    elif item.name.startswith(cache.TEMP_PREFIX):
+                        yield interp, None, _File((*parts, item.name), st)
+            except OSError:
+                continue
+            finally:
+                os.close(fd)
 
 
-def _dirs(path: str) -> list[str]:
+def _dirs(root: str, parts: tuple[str, ...]) -> list[str]:
+    """The directories in ``root/parts...`` (none when a symlink is on the way)."""
     try:
-        return sorted(e.name for e in os.scandir(path) if e.is_dir(follow_symlinks=False))
+        fd = cache.open_below(root, parts)
     except OSError:
         return []
+    try:
+        return sorted(e.name for e in os.scandir(fd) if e.is_dir(follow_symlinks=False))
+    except OSError:
+        return []
+    finally:
+        os.close(fd)
+
+
+def _read(root: str, parts: tuple[str, ...], limit: int) -> bytes:
+    """The start of the file ``root/parts...``, no symlink followed on the way (OSError)."""
+    fd = cache.open_below(root, parts[:-1])
+    try:
+        file = os.open(parts[-1], os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=fd)
+    finally:
+        os.close(fd)
+    with os.fdopen(file, "rb") as f:
+        return f.read(limit)
 
 
 def describe_cache(root: str) -> Info:
@@ -297,24 +337,27 @@ def describe_cache(root: str) -> Info:
 
 def _identity(root: str, name: str) -> dict[str, Any]:
     try:
-        with open(os.path.join(root, cache.LAYOUT, name, cache.IDENTITY), "rb") as f:
-            found = json.loads(f.read(65536))
+        found = json.loads(_read(root, (cache.LAYOUT, name, cache.IDENTITY), 65536))
     except (OSError, ValueError):
         return {}
     return found if isinstance(found, dict) else {}
 
 
 def _runs(root: str) -> list[dict[str, Any]]:
-    directory = os.path.join(root, RUNS)
     try:
-        names = sorted((n for n in os.listdir(directory) if n.endswith(".json")), reverse=True)
+        fd = cache.open_below(root, (RUNS,))
     except OSError:
         return []
+    try:
+        names = sorted((n for n in os.listdir(fd) if n.endswith(".json")), reverse=True)
+    except OSError:
+        return []
+    finally:
+        os.close(fd)
     runs = []
     for name in names[:KEEP_RUNS]:
         try:
-            with open(os.path.join(directory, name), "rb") as f:
-                found = json.loads(f.read(1 << 20))
+            found = json.loads(_read(root, (RUNS, name), 1 << 20))
         except (OSError, ValueError):
             continue
         if isinstance(found, dict):
@@ -333,17 +376,17 @@ def prune(root: str, max_size: int) -> Pruned:
     entries = []
     for _, entry, temp in _walk(path):
         if temp is not None:
-            if now - temp.mtime > DEBRIS_AGE and _unlink(temp.path, result.errors):
+            if now - temp.mtime > DEBRIS_AGE and _unlink(path, temp.parts, result.errors):
                 result.debris += 1
         elif entry is not None:
             entries.append(entry)
-    entries.sort(key=lambda e: (e.mtime, e.path))
+    entries.sort(key=lambda e: (e.mtime, e.parts))
     total = sum(e.size for e in entries)
     kept = len(entries)
     for entry in entries:
         if total <= max_size:
             break
-        if _unlink(entry.path, result.errors):
+        if _unlink(path, entry.parts, result.errors):
             result.removed += 1
             result.freed += entry.size
             total -= entry.size
@@ -352,16 +395,21 @@ def prune(root: str, max_size: int) -> Pruned:
     return result
 
 
-def _unlink(path: str, errors: list[str]) -> bool:
-    """Remove one file (gone already, by another prune, counts as removed); False, with the
-    reason in ``errors``, when it cannot be removed."""
+def _unlink(root: str, parts: tuple[str, ...], errors: list[str]) -> bool:
+    """Remove the file ``root/parts...``, reached without following a symlink (gone already,
+    by another prune, counts as removed); False, with the reason in ``errors``, when it cannot
+    be removed."""
     try:
-        os.unlink(path)
+        fd = cache.open_below(root, parts[:-1])
+        try:
+            os.unlink(parts[-1], dir_fd=fd)
+        finally:
+            os.close(fd)
         return True
     except FileNotFoundError:
         return True
     except OSError as exc:
-        errors.append(f"{path}: {describe(exc)}")
+        errors.append(f"{os.path.join(root, *parts)}: {describe(exc)}")
         return False
 
 

@@ -36,12 +36,10 @@ import hashlib
 import json
 import marshal
 import os
-import queue
 import re
 import stat
 import struct
 import sys
-import threading
 import time
 from typing import Any
 
@@ -134,20 +132,15 @@ class Store:
         self._shards: dict[str, int] = {}  # "3f" -> the open directory of its entries
 
     def _shard(self, shard: str, create: bool) -> int | None:
-        """The directory of entries ``shard``; None when it does not exist (and not ``create``).
-        Shared by the lookups and the writer thread: a descriptor opened twice is closed."""
+        """The directory of entries ``shard``; None when it does not exist (and not ``create``)."""
         fd = self._shards.get(shard)
         if fd is None:
             try:
-                fd = open_below(self.root, (LAYOUT, self.name, shard), create)
+                fd = self._shards[shard] = open_below(self.root, (LAYOUT, self.name, shard), create)
             except FileNotFoundError:
                 if create:
                     raise
                 return None
-            kept = self._shards.setdefault(shard, fd)
-            if kept != fd:
-                os.close(fd)
-            fd = kept
         return fd
 
     def get(
@@ -226,18 +219,15 @@ class Store:
 
 
 class Session:
-    """The cache as one compile worker uses it. Lookups are made in line; entries are written
-    by a thread of their own while the next file compiles (creating a file can cost more than
-    a small compile). The first failure ends its use in this process, and is said once."""
+    """The cache as one compile worker uses it: lookups and writes in line (a writer thread
+    beside the compiles measured slower: every entry cost a hand-over and the GIL). The first
+    failure ends its use in this process, and is said once."""
 
     def __init__(self, root: str) -> None:
         info = identity()
         self.store = Store(root, identity_name(info))
         self.broken = False
         self.unsaid: str | None = None
-        self.queue: queue.Queue[tuple[bytes, int, Any, list[Any]] | None] = queue.Queue(32)
-        self.thread = threading.Thread(target=self._writer, daemon=True)
-        self.thread.start()
         try:
             self.store.describe(info)
         except OSError:
@@ -260,20 +250,12 @@ class Session:
     def put(self, digest: bytes, level: int, template: Any, said: list[Any]) -> None:
         """Keep a template, and the warnings its compile gave (a hit says them again)."""
         if not self.broken:
-            self.queue.put((digest, level, template, said))
+            try:
+                self.store.put(digest, level, template, said)
+            except OSError as exc:
+                self.fail(exc)
 
-    def _writer(self) -> None:
-        while True:
-            item = self.queue.get()
-            if item is None:
-                return
-            if not self.broken:
-                try:
-                    self.store.put(*item)
-                except Exception as exc:  # noqa: BLE001 - whatever it is, the cache is done
-                    self.fail(exc)
-
-    def fail(self, exc: Exception) -> None:
+    def fail(self, exc: OSError) -> None:
         if not self.broken:
             self.broken = True
             self.unsaid = failure_reason(exc)
@@ -283,12 +265,7 @@ class Session:
         said, self.unsaid = self.unsaid, None
         return said
 
-    def close(self, drop: bool) -> None:
-        """Write what is queued (``drop``: stopped, so only the entry in hand), then end."""
-        if drop:
-            self.broken = True
-        self.queue.put(None)
-        self.thread.join()
+    def close(self) -> None:
         self.store.close()
 
 

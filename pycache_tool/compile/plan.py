@@ -455,8 +455,6 @@ def _run(
         _record(result, need, outcome)
         if outcome.cache_error and use is not None:
             use.fail(outcome.cache_error)
-    if pool.cache_error and use is not None:
-        use.fail(pool.cache_error)
 
 
 def _dupes(

@@ -159,35 +159,6 @@ class Worker:
         tail = self.stderr_tail.decode("utf-8", "replace").strip().splitlines()
         return how + (f" ({tail[-1].strip()})" if tail else "")
 
-    def finish(self, wait: float) -> str:
-        """End of input after its last answer: the worker writes what it still holds for the
-        compile cache, says whether the cache failed meanwhile, and exits. What it said ("" if
-        nothing) within ``wait`` seconds."""
-        assert self.proc.stdin is not None
-        with contextlib.suppress(OSError):
-            self.proc.stdin.close()
-        said = b""
-        deadline = time.monotonic() + wait
-        with selectors.DefaultSelector() as selector:
-            selector.register(self.out_fd, selectors.EVENT_READ)
-            while selector.select(max(0.0, deadline - time.monotonic())):
-                try:
-                    chunk = os.read(self.out_fd, 65536)
-                except BlockingIOError:
-                    continue
-                except OSError:
-                    break
-                if not chunk:
-                    break
-                said += chunk
-        self.close(wait=max(0.0, deadline - time.monotonic()))
-        for line in said.splitlines():
-            with contextlib.suppress(ValueError):
-                doc = json.loads(line)
-                if isinstance(doc, dict) and "id" not in doc and doc.get("cache_error"):
-                    return str(doc["cache_error"])
-        return ""
-
     def close(self, wait: float, stop: bool = False) -> None:
         """End of input: a worker finishes the file in hand (never half-written), then exits.
 
@@ -248,7 +219,6 @@ class Pool:
         self.selector = selectors.DefaultSelector()
         self.workers: list[Worker] = []
         self.spares = list(started)
-        self.cache_error = ""  # a cache failure a worker met after its last answer
 
     def run(self) -> list[Outcome]:
         try:
@@ -267,7 +237,7 @@ class Pool:
                         self._on_ready(worker, stream)
                 self._check_workers()
             for worker in self.workers:
-                self.cache_error = worker.finish(wait=STOP_WAIT) or self.cache_error
+                worker.close(wait=STOP_WAIT)
             self.workers.clear()
         finally:
             # Interrupted (or failed): the workers finish the file in hand and stop.

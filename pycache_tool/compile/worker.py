@@ -18,7 +18,6 @@ document per line, ASCII):
   DeprecationWarning), each ``[category, message, line]``; with a compile cache, also
   "cache": "hit", "miss" or "damaged" (a damaged entry was found, compiled again and
   replaced), and "cache_error" once, when the cache failed (the worker goes on without it);
-  a failure met after the last answer is said at the end of input, ``{"cache_error"}``;
 - end of input, SIGTERM, or a parent that went away: the worker exits after the file in hand.
 
 Every write is made inside a directory opened without following symlinks, reached from the
@@ -276,9 +275,6 @@ def _body(task: dict[str, Any], data: bytes, answer: dict[str, Any]) -> bytes:
         found, state = _caches[0].get(digest, level)
         if state is not None:
             answer["cache"] = state
-        failure = _caches[0].failure()  # this lookup's, or an earlier entry's write
-        if failure is not None:
-            answer["cache_error"] = failure
     if found is not None:
         try:
             body: bytes = relocate.place(found[:3], where)
@@ -342,14 +338,7 @@ def main() -> None:
         _serve(invalidation)
     finally:
         for used in _caches:
-            used.close(drop=bool(_stop))
-            # A failure met after the last answer (the writer's last entries): said at the end.
-            said = used.failure()
-            if said and not _stop:
-                try:
-                    _answer(sys.stdout.buffer, {"cache_error": said})
-                except OSError:
-                    pass
+            used.close()
 
 
 def _serve(invalidation: str) -> None:
@@ -364,7 +353,12 @@ def _serve(invalidation: str) -> None:
         for task in json.loads(line.decode("ascii")):
             if _stop or os.getppid() != parent:
                 return
-            _answer(out, _outcome(task, invalidation))
+            answer = _outcome(task, invalidation)
+            if _caches:
+                failure = _caches[0].failure()  # its lookup's or its entry's, said once
+                if failure is not None:
+                    answer["cache_error"] = failure
+            _answer(out, answer)
 
 
 if __name__ == "__main__":

@@ -37,8 +37,8 @@ def set_aside(path: str) -> None:
     Not removed at once: ext4 without a journal (the development machines' disk) skips every
     inode freed in the last 30 seconds when it allocates one (``recently_deleted()``), so
     removing a tree's caches just before a timed compile made each file that compile created
-    cost ~0.4 ms instead of ~0.02 ms, for every tool alike. A user's build rarely follows the
-    removal of thousands of files.
+    cost ~0.4 ms instead of 0.02–0.04 ms, for every tool alike. A user's build rarely follows
+    the removal of thousands of files.
     """
     if not os.path.lexists(path):
         return

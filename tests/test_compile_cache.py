@@ -701,8 +701,7 @@ print(count, len(temps))
 def test_a_full_cache_disk_is_said_once(modules: int, jobs: int, size: str, tmp_path: Path) -> None:
     """The cache on a tmpfs too small for it: the run exits 0 with every pyc right, says once
     that the cache is full, and what the cache holds is whole, with no temp file left. Also
-    when the disk fills only with the last entries, written after the last file was answered
-    (one module, or fewer than the workers)."""
+    when only a worker's last entry does not fit (one module, or fewer than the workers)."""
     if modules < 10:  # each entry bigger than what the disk has left after the cache's own files
         for n in range(modules):
             numbers = ", ".join(str(i * 7919 + n) for i in range(3000))

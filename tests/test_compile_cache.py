@@ -9,6 +9,7 @@ place, compared byte for byte, and the interpreter's own import (``python -v``).
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
@@ -493,14 +494,21 @@ def test_prune_removes_the_least_recently_used_first(
     assert target.from_cache == 2
     keep = used | {found[0]}
     budget = sum(p.stat().st_size for p in keep)
-    old_temp = write(found[0].parent / (cache.TEMP_PREFIX + "host.1.dead"), "x")
-    os.utime(old_temp, (time.time() - 2 * 3600,) * 2)
-    live_temp = write(found[1].parent / (cache.TEMP_PREFIX + "host.2.live"), "x")
+    # Killed writers' temp files wherever a writer makes one: beside the entries, the
+    # interpreter's identity, the run records and the tag.
+    shard = found[0].parent
+    for n, place in enumerate([shard, shard.parent, store / cache.LAYOUT, store / "runs", store]):
+        old_temp = write(place / (cache.TEMP_PREFIX + f"host.{n}.dead"), "x")
+        os.utime(old_temp, (time.time() - 2 * 3600,) * 2)
+    live_temp = write(found[1].parent / (cache.TEMP_PREFIX + "host.9.live"), "x")
+    live_beside_tag = write(store / (cache.TEMP_PREFIX + "host.9.live"), "x")
+    code, out, err = cli(capsys, "cache", "info", str(store))
+    assert "7 temp files" in out, out
     code, out, err = cli(capsys, "cache", "prune", str(store), "--max-size", str(budget))
     assert code == 0, err
     assert set(entries(store)) == keep
-    assert "removed 3 entries" in out and "removed 1 temp file of killed compiles" in out
-    assert temp_files(store) == [live_temp]
+    assert "removed 3 entries" in out and "removed 5 temp files of killed compiles" in out
+    assert temp_files(store) == sorted([live_temp, live_beside_tag])
 
 
 def _digest_of(path: Path) -> str:
@@ -750,6 +758,30 @@ def test_a_directory_in_an_entrys_place_is_no_failure_of_the_cache(
         assert report["targets"][0]["from_cache"] == 5
     assert (taken / "inside").read_text() == "not an entry\n"
     assert len(entries(store)) == 5 and temp_files(store) == []
+
+
+def test_an_entry_gone_stale_on_nfs_is_a_miss(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On NFS, reading an entry that another machine replaced or pruned meanwhile fails with
+    ESTALE: that is a miss (compiled, and the entry written again), and the cache stays in
+    use; any other error ends its use, said once."""
+    store = tmp_path / "cache"
+    cachedir.prepare(str(store))
+    session = cache.Session(str(store))
+    errors = [errno.ESTALE, errno.EIO]
+
+    def failing(*args: object, **kwargs: object) -> None:
+        code = errors.pop(0)
+        raise OSError(code, os.strerror(code))
+
+    monkeypatch.setattr(session.store, "get", failing)
+    assert session.get(b"\0" * 32, 0) == (None, "miss")
+    assert session.failure() is None
+    assert session.get(b"\0" * 32, 0) == (None, None)
+    assert session.failure() == os.strerror(errno.EIO)
+    assert session.get(b"\0" * 32, 0) == (None, None) and not errors  # no longer asked
+    session.close()
 
 
 @pytest.mark.parametrize("where", ["runs", "v1", "shard"])

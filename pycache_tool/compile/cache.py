@@ -243,6 +243,9 @@ class Session:
         except Damaged:
             return None, "damaged"
         except OSError as exc:
+            if exc.errno == getattr(errno, "ESTALE", None):
+                # NFS: another machine replaced or pruned it while it was read.
+                return None, "miss"
             self.fail(exc)
             return None, None
         return found, "miss" if found is None else "hit"

@@ -257,32 +257,43 @@ class _File:
 
 
 def _walk(root: str) -> Iterator[tuple[str, _File | None, _File | None]]:
-    """(interpreter, entry, temp file) for every entry and temp file in the layout. No
-    directory below ``root`` is entered through a symlink."""
+    """(interpreter, entry, temp file) for every entry and temp file in the cache: entries in
+    the layout, temp files wherever a writer makes them (the tag, run records, identities,
+    entries). No directory below ``root`` is entered through a symlink."""
+    for above in ((), (RUNS,), (cache.LAYOUT,)):
+        for name, st in _files(root, above):
+            if name.startswith(cache.TEMP_PREFIX):
+                yield "", None, _File((*above, name), st)
     for interp in _dirs(root, (cache.LAYOUT,)):
-        for shard in _dirs(root, (cache.LAYOUT, interp)):
-            parts = (cache.LAYOUT, interp, shard)
-            try:
-                fd = cache.open_below(root, parts)
+        for shard in ["", *_dirs(root, (cache.LAYOUT, interp))]:
+            parts = (cache.LAYOUT, interp, shard) if shard else (cache.LAYOUT, interp)
+            for name, st in _files(root, parts):
+                if shard and _ENTRY.fullmatch(name):
+                    yield interp, _File((*parts, name), st), None
+                elif name.startswith(cache.TEMP_PREFIX):
+                    yield interp, None, _File((*parts, name), st)
+
+
+def _files(root: str, parts: tuple[str, ...]) -> Iterator[tuple[str, os.stat_result]]:
+    """The regular files in ``root/parts...`` (none when a symlink is on the way)."""
+    try:
+        fd = cache.open_below(root, parts)
+    except OSError:
+        return
+    found = []
+    try:
+        for item in os.scandir(fd):
+            try:  # while fd is open: the entry's stat is made in it
+                st = item.stat(follow_symlinks=False)
             except OSError:
                 continue
-            try:
-                found = list(os.scandir(fd))
-                for item in found:
-                    try:
-                        st = item.stat(follow_symlinks=False)
-                    except OSError:
-                        continue
-                    if not stat.S_ISREG(st.st_mode):
-                        continue
-                    if _ENTRY.fullmatch(item.name):
-                        yield interp, _File((*parts, item.name), st), None
-                    elif item.name.startswith(cache.TEMP_PREFIX):
-                        yield interp, None, _File((*parts, item.name), st)
-            except OSError:
-                continue
-            finally:
-                os.close(fd)
+            if stat.S_ISREG(st.st_mode):
+                found.append((item.name, st))
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+    yield from found
 
 
 def _dirs(root: str, parts: tuple[str, ...]) -> list[str]:

@@ -23,7 +23,8 @@ import pytest
 from pycache_tool.bytecode import interpreters
 from pycache_tool.cli import main
 from pycache_tool.compile import pool
-from pycache_tool.compile.plan import Options, compile_trees
+from pycache_tool.compile.plan import compile_trees
+from pycache_tool.compile.results import Options
 
 from .conftest import INTERPRETERS, cli, cli_json, interpreter_params, run_python, write
 

@@ -22,7 +22,8 @@ from typing import Any
 import pytest
 
 from pycache_tool.compile import cache, cachedir
-from pycache_tool.compile.plan import CompileResult, Options, compile_trees
+from pycache_tool.compile.plan import compile_trees
+from pycache_tool.compile.results import CompileResult, Options
 
 from .conftest import INTERPRETERS, cli, cli_json, interpreter_params, run_python, write
 from .test_compile import (

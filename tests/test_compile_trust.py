@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from pycache_tool.compile.plan import Options
+from pycache_tool.compile.results import Options
 
 from .conftest import cli, cli_json, write
 

@@ -244,7 +244,8 @@ def compile_command(
     """Precompile sources for each target interpreter, in its own processes; skip fresh caches."""
     check_loudness(quiet, verbose)
     from pycache_tool.bytecode import interpreters
-    from pycache_tool.compile.plan import Options, compile_trees
+    from pycache_tool.compile.plan import compile_trees
+    from pycache_tool.compile.results import Options
     from pycache_tool.reports.compile import compile_json, compile_text, warning_lines
     from pycache_tool.reports.style import paint, use_color
 

@@ -6,7 +6,7 @@ import json
 from collections.abc import Hashable, Iterable
 from typing import Any, TypeVar
 
-from pycache_tool.compile.plan import (
+from pycache_tool.compile.results import (
     KNOWN_BAD_REASON,
     CompileError,
     CompileResult,

@@ -136,7 +136,9 @@ class Store:
         fd = self._shards.get(shard)
         if fd is None:
             try:
-                fd = self._shards[shard] = open_below(self.root, (LAYOUT, self.name, shard), create)
+                fd = self._shards[shard] = open_below(
+                    self.root, (LAYOUT, self.name, shard), 3 if create else 0
+                )
             except FileNotFoundError:
                 if create:
                     raise
@@ -206,7 +208,7 @@ class Store:
 
     def describe(self, info: dict[str, object]) -> None:
         """Say what this directory's name stands for (for ``cache info``), once."""
-        fd = open_below(self.root, (LAYOUT, self.name), create=True)
+        fd = open_below(self.root, (LAYOUT, self.name), make=2)
         try:
             if not _is_file(IDENTITY, fd):
                 write_atomic(IDENTITY, json.dumps(info, sort_keys=True).encode("utf-8"), fd)
@@ -301,29 +303,59 @@ def write_atomic(name: str, data: bytes, dir_fd: int) -> None:
         raise
 
 
-def open_below(root: str, parts: tuple[str, ...], create: bool = False) -> int:
+class InTheWay(OSError):
+    """A symlink (``symlink``), or something that is no directory, where a directory was to
+    be opened: never followed. Its errno stays ELOOP or ENOTDIR."""
+
+    symlink = False
+
+
+def open_below(root: str, parts: tuple[str, ...], make: int = 0) -> int:
     """A descriptor of the directory ``root/parts...``, each part opened inside the last
-    without following a symlink (ELOOP or ENOTDIR where one is); ``create``: make the missing
-    parts."""
+    without following a symlink (InTheWay where one, or no directory, is); the last ``make``
+    parts are made when missing. The compile worker's writes and the cache's files alike."""
     fd = os.open(root, _DIRECTORY)
     try:
-        for part in parts:
-            try:
-                child = os.open(part, _BELOW, dir_fd=fd)
-            except FileNotFoundError:
-                if not create:
-                    raise
-                try:
-                    os.mkdir(part, dir_fd=fd)
-                except FileExistsError:
-                    pass  # made meanwhile by another writer, or something else: open says
-                child = os.open(part, _BELOW, dir_fd=fd)
+        for index, part in enumerate(parts):
+            child = _open_part(fd, part, index >= len(parts) - make)
             os.close(fd)
             fd = child
     except BaseException:
         os.close(fd)
         raise
     return fd
+
+
+def _open_part(fd: int, name: str, may_make: bool) -> int:
+    try:
+        return os.open(name, _BELOW, dir_fd=fd)
+    except FileNotFoundError:
+        if not may_make:
+            raise
+    except OSError as exc:
+        raise _in_the_way(exc, fd, name) from None
+    try:
+        os.mkdir(name, dir_fd=fd)  # never follows a symlink: one there is EEXIST
+    except FileExistsError:
+        pass  # made by another writer meanwhile, or something else is there: open says which
+    try:
+        return os.open(name, _BELOW, dir_fd=fd)
+    except OSError as exc:
+        raise _in_the_way(exc, fd, name) from None
+
+
+def _in_the_way(exc: OSError, fd: int, name: str) -> OSError:
+    """ELOOP or ENOTDIR opening ``name``: an InTheWay that says what is there."""
+    if exc.errno not in (errno.ELOOP, errno.ENOTDIR):
+        return exc
+    try:
+        mode = os.stat(name, dir_fd=fd, follow_symlinks=False).st_mode
+    except OSError:
+        return exc
+    symlink = stat.S_ISLNK(mode)
+    found = InTheWay(exc.errno, f"{name} is {'a symlink' if symlink else 'not a directory'}", name)
+    found.symlink = symlink
+    return found
 
 
 def _is_file(name: str, dir_fd: int) -> bool:

@@ -162,7 +162,7 @@ def prepare(root: str) -> str:
         # A write where entries go, as a worker would make it: a read-only or foreign-owned
         # directory, or a symlink where the cache keeps a directory, is found now, once,
         # rather than by every worker.
-        fd = cache.open_below(path, (cache.LAYOUT,), create=True)
+        fd = cache.open_below(path, (cache.LAYOUT,), make=1)
         try:
             probe = f"{cache.TEMP_PREFIX}{cache.temp_owner()}.{os.urandom(4).hex()}"
             os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666, dir_fd=fd))
@@ -230,7 +230,7 @@ def record_run(root: str, targets: list[dict[str, Any]]) -> None:
     document = {"time": time.time(), "targets": targets}
     name = f"{time.time_ns():020d}-{cache.temp_owner()}.json"
     try:
-        fd = cache.open_below(root, (RUNS,), create=True)
+        fd = cache.open_below(root, (RUNS,), make=1)
     except OSError:
         return
     try:

@@ -34,7 +34,6 @@ modules beside this one, loaded by path under private names.
 
 from __future__ import annotations  # annotations stay strings: 3.8 never evaluates them
 
-import errno
 import hashlib
 import importlib.util
 import json
@@ -78,48 +77,13 @@ class Skip(Exception):
 def _open_dirs(anchor: str, dirs: list[str], create: int) -> int:
     """A descriptor of ``anchor/dirs...``, each name opened inside the last without following
     a symlink; the last ``create`` names are made when missing (``__pycache__``, the
-    directories of a pycache_prefix tree)."""
-    fd = os.open(anchor, _DIRECTORY)
+    directories of a pycache_prefix tree). A symlink or a file on the way: Skip, saying so."""
     try:
-        for index, name in enumerate(dirs):
-            child = _open_below(fd, name, index >= len(dirs) - create)
-            os.close(fd)
-            fd = child
-    except BaseException:
-        os.close(fd)
-        raise
-    return fd
-
-
-def _open_below(fd: int, name: str, may_create: bool) -> int:
-    try:
-        return os.open(name, _BELOW, dir_fd=fd)
-    except FileNotFoundError:
-        if not may_create:
-            raise
-    except OSError as exc:
-        raise _in_the_way(exc, fd, name) from None
-    try:
-        os.mkdir(name, dir_fd=fd)  # never follows a symlink: one there is EEXIST
-    except FileExistsError:
-        pass  # made by another writer meanwhile, or something else is there: open says which
-    try:
-        return os.open(name, _BELOW, dir_fd=fd)
-    except OSError as exc:
-        raise _in_the_way(exc, fd, name) from None
-
-
-def _in_the_way(exc: OSError, fd: int, name: str) -> Exception:
-    """ELOOP or ENOTDIR on a directory on the path: a Skip that says what is there."""
-    if exc.errno not in (errno.ELOOP, errno.ENOTDIR):
-        return exc
-    try:
-        mode = os.stat(name, dir_fd=fd, follow_symlinks=False).st_mode
-    except OSError:
-        return exc
-    if stat.S_ISLNK(mode):
-        return Skip(f"{name} is a symlink: never written through")
-    return Skip(f"{name} is not a directory")
+        return cache.open_below(anchor, tuple(dirs), create)
+    except cache.InTheWay as exc:
+        raise Skip(
+            f"{exc.strerror}: never written through" if exc.symlink else exc.strerror
+        ) from None
 
 
 def _write(task: dict[str, Any], data: bytes, mode: int) -> None:
